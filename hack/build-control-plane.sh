@@ -26,7 +26,8 @@ die() { echo "build-control-plane: $*" >&2; exit 1; }
 
 command -v go >/dev/null || die "Go is not installed; it is needed to build the control plane"
 GO_VERSION="$(go env GOVERSION)"
-MODS_HASH="$(cat "$TOOLS_DIR"/k8s/go.sum "$TOOLS_DIR"/etcd/go.sum | sha256sum | cut -c1-12)"
+# The key covers the pins, the Go version, the wrapper modules and this script (build flags).
+MODS_HASH="$(cat "$TOOLS_DIR"/k8s/go.sum "$TOOLS_DIR"/etcd/go.sum "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
 KEY="k8s-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION-$GO_VERSION-$MODS_HASH"
 BIN_DIR="$CACHE_ROOT/bin/$KEY"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
@@ -97,7 +98,12 @@ build_etcd() {
   GOFLAGS=-mod=readonly go build -p "$JOBS" -trimpath -ldflags="-s -w" -o "$STAGING/etcd" go.etcd.io/etcd/server/v3
 }
 install_kwok() { GOFLAGS= GOBIN="$STAGING" go install -p "$JOBS" -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
-install_helm() { GOFLAGS= GOBIN="$STAGING" go install -p "$JOBS" -trimpath -ldflags="-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
+# helm reports only "v3.21" unless its version variable is stamped, as its Makefile does.
+install_helm() {
+  GOFLAGS= GOBIN="$STAGING" go install -p "$JOBS" -trimpath \
+    -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
 
 step "download modules (kubernetes)" bash -c "cd '$TOOLS_DIR/k8s' && GOFLAGS=-mod=readonly go mod download"
 step "download modules (etcd)" bash -c "cd '$TOOLS_DIR/etcd' && GOFLAGS=-mod=readonly go mod download"
