@@ -31,11 +31,19 @@ def region(
     carbon: float | None = 300,
     price: float | None = 10,
     free: int = 8,
-    **kwargs: object,
+    pue: float = 1.0,
+    available: bool = True,
+    signals_fresh: bool = True,
 ) -> RegionOffer:
     return RegionOffer(
-        name=name, carbon_g_per_kwh=carbon, price_jpy_per_kwh=price, free_gpus=free, **kwargs
-    )  # type: ignore[arg-type]
+        name=name,
+        carbon_g_per_kwh=carbon,
+        price_jpy_per_kwh=price,
+        free_gpus=free,
+        pue=pue,
+        available=available,
+        signals_fresh=signals_fresh,
+    )
 
 
 def demand(

@@ -1,0 +1,8 @@
+"""kopf wiring: importing this package registers every handler.
+
+Run with ``kopf run -m wattbit.handlers`` or ``python -m wattbit``.
+"""
+
+from wattbit.handlers import indexes, regions, startup, webhooks, workloads
+
+__all__ = ["indexes", "regions", "startup", "webhooks", "workloads"]

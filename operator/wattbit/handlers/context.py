@@ -1,0 +1,47 @@
+"""What every handler shares: configuration, API clients, adapters, and the decision lock.
+
+Built once at startup and kept in kopf's memo. The lock serialises placement
+decisions so that two workloads decided at once never count the same free GPUs;
+``reservations`` remembers GPUs promised to workloads whose pods do not exist yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from kubernetes import client
+
+from wattbit.config import OperatorConfig
+from wattbit.k8s.workloads import JobAdapter, PodAdapter, WorkloadDefaults
+
+
+@dataclass(kw_only=True)
+class OperatorContext:
+    config: OperatorConfig
+    api: client.ApiClient
+    jobs: JobAdapter
+    pods: PodAdapter
+    custom: client.CustomObjectsApi
+    core: client.CoreV1Api
+    defaults: WorkloadDefaults
+    decision_lock: threading.Lock = field(default_factory=threading.Lock)
+    reservations: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Workload UID -> (region, GPUs) for released workloads whose pods are not seen yet."""
+    last_hold_reason: dict[str, str] = field(default_factory=dict)
+    """Workload UID -> reason of the last hold Event, so a hold is announced once."""
+
+    @classmethod
+    def build(cls, *, config: OperatorConfig, api: client.ApiClient) -> OperatorContext:
+        return cls(
+            config=config,
+            api=api,
+            jobs=JobAdapter(client.BatchV1Api(api)),
+            pods=PodAdapter(client.CoreV1Api(api)),
+            custom=client.CustomObjectsApi(api),
+            core=client.CoreV1Api(api),
+            defaults=WorkloadDefaults(
+                gpu_power_watts=config.default_gpu_power_watts,
+                expected_duration_seconds=config.default_expected_duration_seconds,
+            ),
+        )

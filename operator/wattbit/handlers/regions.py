@@ -1,0 +1,157 @@
+"""Region status: refresh each Region's signals and GPU counts on a timer.
+
+Reads the signal source named in the spec, counts GPUs from the node and pod
+indexes, and writes ``status`` with the ``SignalsFresh`` and ``Ready``
+conditions. A failing feed never raises out of the handler: the region keeps
+its last reading, goes stale after ``maxAgeSeconds``, and says why.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from wattbit import metrics
+from wattbit.api.conditions import Condition, ConditionStatus, find_condition, set_condition
+from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
+from wattbit.core.signals import is_fresh, signal_age_seconds
+from wattbit.handlers import signals as signal_reading
+from wattbit.handlers.context import OperatorContext
+from wattbit.handlers.indexes import ALL
+from wattbit.k8s.capacity import region_gpus
+from wattbit.providers.base import ProviderError
+
+REFRESH_INTERVAL_SECONDS = 10.0
+
+
+@kopf.timer(
+    "wattbit.io",
+    "v1alpha1",
+    "regions",
+    id="refresh-region",
+    interval=REFRESH_INTERVAL_SECONDS,
+    initial_delay=0.5,
+)
+def refresh_region(
+    *,
+    name: str,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: Any,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    context: OperatorContext = memo["wattbit"]
+    nodes: kopf.Index[str, Any] = kwargs["nodes"]
+    gpu_pods: kopf.Index[str, Any] = kwargs["gpu_pods"]
+    now = datetime.now(UTC)
+    region_spec = RegionSpec.model_validate(dict(spec))
+    previous = RegionStatus.model_validate(dict(status))
+    new_status = previous.model_copy(deep=True)
+    new_status.observed_generation = body.metadata.get("generation")
+
+    max_age_seconds = float(region_spec.signals.max_age_seconds)
+    try:
+        reading = signal_reading.fetch(context, name, region_spec, now)
+    except ProviderError as error:
+        metrics.provider_errors_total.labels(
+            region=name, provider=region_spec.signals.provider.value, reason=error.reason.value
+        ).inc()
+        last = signal_reading.last_reading(previous)
+        fresh = last is not None and is_fresh(last, now, max_age_seconds)
+        consequence = (
+            "keeping the last reading, still within maxAge"
+            if fresh
+            else "region is stale and will not be chosen"
+        )
+        _set(
+            new_status,
+            now,
+            "SignalsFresh",
+            fresh,
+            reason="SignalsFresh" if fresh else str(error.reason),
+            message=f"{error.message}; {consequence}",
+        )
+        if not fresh:
+            _warn_on_transition(body, previous, reason=str(error.reason), message=error.message)
+    else:
+        new_status.signals = signal_reading.to_status(reading)
+        _set(
+            new_status,
+            now,
+            "SignalsFresh",
+            True,
+            reason="SignalsFresh",
+            message=f"{reading.source}: {signal_reading.describe(reading)}",
+        )
+        if reading.carbon_g_per_kwh is not None:
+            metrics.region_carbon_grams_per_kwh.labels(region=name).set(reading.carbon_g_per_kwh)
+        if reading.price_jpy_per_kwh is not None:
+            metrics.region_price_jpy_per_kwh.labels(region=name).set(reading.price_jpy_per_kwh)
+        metrics.region_signal_age_seconds.labels(region=name).set(signal_age_seconds(reading, now))
+
+    selector = region_spec.effective_node_selector(name)
+    counts = region_gpus(
+        {name: selector}, nodes.get(ALL, ()), gpu_pods.get(ALL, ()), context.reservations
+    )[name]
+    new_status.gpus = signal_reading.gpu_status(counts)
+    metrics.region_gpus_free.labels(region=name).set(counts.free)
+
+    fresh_condition = find_condition(new_status.conditions, "SignalsFresh")
+    signals_ok = fresh_condition is not None and fresh_condition.status == ConditionStatus.TRUE
+    available = region_spec.availability.value == "Available"
+    if not available:
+        ready, reason, message = (
+            False,
+            "RegionUnavailable",
+            (f"availability is {region_spec.availability.value}: no new work is placed here"),
+        )
+    elif not signals_ok:
+        ready, reason, message = False, "SignalStale", "signals are not fresh"
+    elif counts.total == 0:
+        ready, reason, message = (
+            False,
+            "NoNodes",
+            (f"no ready, schedulable node with GPUs matches {selector}"),
+        )
+    else:
+        ready, reason, message = (
+            True,
+            "Ready",
+            (f"{counts.free} of {counts.total} GPUs free; signals fresh"),
+        )
+    _set(new_status, now, "Ready", ready, reason=reason, message=message)
+
+    dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if dumped != dict(status):
+        patch["status"] = dumped
+
+
+def _set(
+    status: RegionStatus, now: datetime, type_: str, ok: bool, *, reason: str, message: str
+) -> None:
+    status.conditions = set_condition(
+        status.conditions,
+        Condition(
+            type=type_,
+            status=ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
+            reason=reason,
+            message=message[:1000],
+            observed_generation=status.observed_generation,
+            last_transition_time=now,
+        ),
+        now,
+    )
+
+
+def _warn_on_transition(
+    body: kopf.Body, previous: RegionStatus, *, reason: str, message: str
+) -> None:
+    """One Warning Event when a region goes stale, not one every refresh."""
+    before = find_condition(previous.conditions, "SignalsFresh")
+    if before is None or before.status == ConditionStatus.TRUE or before.reason != reason:
+        kopf.warn(body, reason=reason, message=f"signals stale: {message}")

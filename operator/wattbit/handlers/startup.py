@@ -1,0 +1,81 @@
+"""Operator startup and shutdown: kopf settings, the webhook server, shared clients.
+
+Everything the other handlers share lives in kopf's ``memo`` (built here once):
+the configuration, the API client and the adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from kubernetes import client
+
+from wattbit import metrics
+from wattbit.config import OperatorConfig
+from wattbit.handlers.context import OperatorContext
+from wattbit.k8s import client as k8s_client
+from wattbit.k8s import webhook_config
+
+
+@kopf.on.startup()
+def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger, **_: Any) -> None:
+    config = OperatorConfig.from_env()
+
+    # Keep kopf's own bookkeeping under our domain, so `kubectl get -o yaml` shows who wrote it.
+    settings.persistence.finalizer = "wattbit.io/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="wattbit.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="wattbit.io", key="last-handled-configuration"
+    )
+    # Watches end server-side after this long and are restarted; without a bound, a
+    # silently dropped connection leaves kopf blind forever (kopf docs, "Networking").
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.request_timeout = 30
+    settings.posting.level = logging.INFO
+    # Our handlers are sync (the kubernetes client is sync) and serialise decisions on a
+    # lock; a few threads are enough and keep memory small.
+    settings.execution.max_workers = 8
+
+    if config.webhook_cert_file and config.webhook_key_file:
+        settings.admission.server = kopf.WebhookServer(
+            addr=config.webhook_listen_address,
+            port=config.webhook_port,
+            certfile=config.webhook_cert_file,
+            pkeyfile=config.webhook_key_file,
+            cafile=config.webhook_ca_file,
+            host=config.webhook_host,
+        )
+    else:
+        logger.warning(
+            "no webhook certificate configured: deferrable workloads are not held at creation"
+        )
+
+    api = k8s_client.api_client()
+    context = OperatorContext.build(config=config, api=api)
+    memo["wattbit"] = context
+
+    if config.manage_webhook_configuration:
+        webhook_config.apply(
+            client.AdmissionregistrationV1Api(api),
+            config=config,
+        )
+        logger.info(f"webhook configuration {config.webhook_configuration_name} applied")
+
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)
+
+
+@kopf.on.cleanup()
+def cleanup(*, memo: Any, logger: kopf.Logger, **_: Any) -> None:
+    context: OperatorContext | None = memo.get("wattbit")
+    if context is None:
+        return
+    if context.config.manage_webhook_configuration:
+        # A webhook with failurePolicy Fail would otherwise keep rejecting deferrable
+        # workloads after the operator is gone (kopf docs, admission warning).
+        webhook_config.delete(client.AdmissionregistrationV1Api(context.api), context.config)
+        logger.info(f"webhook configuration {context.config.webhook_configuration_name} removed")
+    context.api.close()  # type: ignore[no-untyped-call]

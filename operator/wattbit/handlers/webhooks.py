@@ -1,0 +1,50 @@
+"""Admission webhooks: hold deferrable Jobs and Pods at creation.
+
+Only wraps the pure functions in ``wattbit.k8s.admission``; the configuration
+(objectSelector on the label, namespaceSelector without kube-system and our own
+namespace) keeps everything else from ever reaching these handlers, and the
+functions check the same again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from wattbit.config import OperatorConfig
+from wattbit.k8s import admission
+from wattbit.k8s.webhook_config import GATE_POD_HANDLER_ID, HOLD_JOB_HANDLER_ID
+
+# Read once: the webhook must answer within the API server's timeout, without I/O.
+_EXCLUDED = OperatorConfig.from_env().excluded_namespaces
+
+
+def _merge(patch: kopf.Patch, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        patch[key] = value
+
+
+@kopf.on.mutate("batch", "v1", "jobs", id=HOLD_JOB_HANDLER_ID, operation="CREATE")
+def hold_job(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    changes = admission.hold_job(
+        body,
+        namespace=body.metadata.namespace,
+        excluded_namespaces=_EXCLUDED,
+        now=datetime.now(UTC),
+    )
+    if changes:
+        _merge(patch, changes)
+
+
+@kopf.on.mutate("", "v1", "pods", id=GATE_POD_HANDLER_ID, operation="CREATE")
+def gate_pod(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    changes = admission.gate_pod(
+        body,
+        namespace=body.metadata.namespace,
+        excluded_namespaces=_EXCLUDED,
+        now=datetime.now(UTC),
+    )
+    if changes:
+        _merge(patch, changes)

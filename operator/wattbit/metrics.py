@@ -1,0 +1,67 @@
+"""Prometheus collectors for wattbit, in one module.
+
+Label values are region names, provider kinds and CamelCase reasons: all bounded
+sets, so cardinality stays small. Nothing here decides or reads the cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, start_http_server
+
+NAMESPACE: Final = "wattbit"
+
+placement_decisions_total = Counter(
+    "placement_decisions_total",
+    "Placement decisions taken, by kind of workload, decision and reason.",
+    ["workload_kind", "decision", "reason"],
+    namespace=NAMESPACE,
+)
+
+workloads_held = Gauge(
+    "workloads_held",
+    "Deferrable workloads currently held (suspended or gated) by wattbit.",
+    ["workload_kind"],
+    namespace=NAMESPACE,
+)
+
+region_gpus_free = Gauge(
+    "region_gpus_free",
+    "Free GPUs per region as the operator counts them (allocatable minus placed work).",
+    ["region"],
+    namespace=NAMESPACE,
+)
+
+region_carbon_grams_per_kwh = Gauge(
+    "region_carbon_grams_per_kwh",
+    "Current carbon intensity of each region's power (gCO2eq/kWh).",
+    ["region"],
+    namespace=NAMESPACE,
+)
+
+region_price_jpy_per_kwh = Gauge(
+    "region_price_jpy_per_kwh",
+    "Current electricity price in each region (JPY/kWh).",
+    ["region"],
+    namespace=NAMESPACE,
+)
+
+region_signal_age_seconds = Gauge(
+    "region_signal_age_seconds",
+    "Age of each region's latest signal reading at the last refresh (seconds).",
+    ["region"],
+    namespace=NAMESPACE,
+)
+
+provider_errors_total = Counter(
+    "provider_errors_total",
+    "Signal provider failures, by region, provider kind and CamelCase reason.",
+    ["region", "provider", "reason"],
+    namespace=NAMESPACE,
+)
+
+
+def serve(port: int) -> None:
+    """Expose /metrics on ``port`` in a background thread."""
+    start_http_server(port)
