@@ -1,0 +1,180 @@
+"""Fixtures for tests against the real local control plane (hack/cluster-up.sh).
+
+Session scope: the cluster is started once (or reused when already up), the
+CRDs from crds/ are applied, and the operator runs as a real process
+(``python -m wattbit --standalone``) with its admission webhook on 127.0.0.1.
+The operator runs out of process on purpose: it exercises the real entry point
+and webhook server, and a crash shows up as a failed test, not a dead pytest.
+
+Function scope: each test gets its own namespace, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from tests.integration.kube import REPO_ROOT, Kube, wait_until
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            env[key] = value.strip("'\"")
+    return env
+
+
+@pytest.fixture(scope="session")
+def kube() -> Iterator[Kube]:
+    """The local control plane, with wattbit's CRDs applied and established."""
+    up = subprocess.run(
+        ["bash", str(REPO_ROOT / "hack" / "cluster-up.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if up.returncode != 0:
+        pytest.fail(f"hack/cluster-up.sh failed:\n{up.stderr[-4000:]}")
+    kubeconfig = up.stdout.strip().splitlines()[-1]
+    env = _read_env_file(Path(kubeconfig).parent / "env")
+    api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    kube = Kube(
+        kubeconfig=kubeconfig, env=env, api_client=api, bin_dir=Path(env["WATTBIT_BIN_DIR"])
+    )
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
+    kube.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO_ROOT / "crds")
+    )
+    yield kube
+    api.close()
+
+
+OPERATOR_NAMESPACE = "wattbit-system"
+
+
+@dataclass
+class Operator:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415 - only needed here
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    """The wattbit operator, running against the local cluster with its webhook registered."""
+    kube.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    env = {
+        **os.environ,
+        "KUBECONFIG": kube.kubeconfig,
+        "WATTBIT_NAMESPACE": OPERATOR_NAMESPACE,
+        "WATTBIT_WEBHOOK_LISTEN_ADDRESS": "127.0.0.1",
+        "WATTBIT_WEBHOOK_HOST": "127.0.0.1",
+        "WATTBIT_WEBHOOK_PORT": str(_free_port()),
+        "WATTBIT_WEBHOOK_CERT_FILE": kube.env["WATTBIT_WEBHOOK_CERT_FILE"],
+        "WATTBIT_WEBHOOK_KEY_FILE": kube.env["WATTBIT_WEBHOOK_KEY_FILE"],
+        "WATTBIT_WEBHOOK_CA_FILE": kube.env["WATTBIT_CA_FILE"],
+        "WATTBIT_MANAGE_WEBHOOK_CONFIGURATION": "true",
+        "WATTBIT_WEBHOOK_CONFIGURATION_NAME": "wattbit-admission-test",
+        "WATTBIT_METRICS_PORT": "0",
+        "WATTBIT_RECONCILE_INTERVAL_SECONDS": "2",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wattbit", "--standalone", "--verbose"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+    running = Operator(process=process, log_path=log_path)
+    admission = client.AdmissionregistrationV1Api(kube.api_client)
+    try:
+        wait_until(
+            lambda: (
+                process.poll() is None
+                and admission.read_mutating_webhook_configuration("wattbit-admission-test")
+            ),
+            timeout=60,
+            message="the operator to register its webhook",
+        )
+        _wait_for_webhook(kube)
+    except AssertionError:
+        process.terminate()
+        pytest.fail(f"operator did not start:\n{running.log()[-6000:]}")
+    yield running
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    # The operator removes its webhook configuration on a clean exit; make sure.
+    kube.kubectl(
+        "delete",
+        "mutatingwebhookconfiguration",
+        "wattbit-admission-test",
+        "--ignore-not-found",
+        check=False,
+    )
+
+
+def _wait_for_webhook(kube: Kube) -> None:
+    """Until the webhook answers: a labelled dry-run Pod comes back gated."""
+    probe = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "probe",
+            "namespace": "default",
+            "labels": {"wattbit.io/deferrable": "true"},
+        },
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+
+    def gated() -> bool:
+        result = kube.kubectl(
+            "create",
+            "-n",
+            "default",
+            "--dry-run=server",
+            "-o",
+            "json",
+            "-f",
+            "-",
+            input_text=json.dumps(probe),
+            check=False,
+        )
+        return result.returncode == 0 and "wattbit.io/placement" in result.stdout
+
+    wait_until(gated, timeout=60, message="the admission webhook to answer")
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.kubectl("create", "namespace", name)
+    yield name
+    kube.kubectl("delete", "namespace", name, "--wait=false")
