@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from tests.integration.kube import REPO_ROOT, Kube, wait_until
+from tests.integration.kube import REGION_SIGNALS, REPO_ROOT, Kube, region, wait_until
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -178,3 +178,21 @@ def namespace(kube: Kube) -> Iterator[str]:
     kube.kubectl("create", "namespace", name)
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def regions(kube: Kube, operator: Operator) -> list[str]:
+    kube.apply(*(region(n, *values) for n, values in REGION_SIGNALS.items()))
+
+    def all_ready() -> bool:
+        items = json.loads(kube.kubectl("get", "regions", "-o", "json").stdout)["items"]
+        ready = {
+            r["metadata"]["name"]
+            for r in items
+            for c in (r.get("status") or {}).get("conditions") or []
+            if c["type"] == "Ready" and c["status"] == "True"
+        }
+        return set(REGION_SIGNALS) <= ready
+
+    wait_until(all_ready, timeout=60, message="the three Regions to be Ready")
+    return list(REGION_SIGNALS)

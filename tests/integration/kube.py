@@ -68,14 +68,18 @@ class Kube:
     def kubectl(
         self, *args: str, input_text: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        """Run kubectl against the cluster; with ``check``, fail showing its stderr."""
+        result = subprocess.run(
             [str(self.bin_dir / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
             input=input_text,
             capture_output=True,
             text=True,
-            check=check,
+            check=False,
             timeout=120,
         )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
 
     def create(
         self, manifest: dict[str, Any], *, namespace: str | None = None, dry_run: bool = False
@@ -97,5 +101,40 @@ class Kube:
         found: dict[str, Any] = json.loads(self.kubectl(*args).stdout)
         return found
 
+    def find(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object, or None while it does not exist (for polling)."""
+        args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
+        if namespace:
+            args += ["-n", namespace]
+        out = self.kubectl(*args).stdout.strip()
+        if not out:
+            return None
+        found: dict[str, Any] = json.loads(out)
+        return found
+
     def apply(self, *documents: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(documents))
+
+
+# Kyushu's spring midday: solar surplus, floor price. It must win on cost.
+REGION_SIGNALS = {
+    "hokkaido": ("JP-HKD", 500, "9.5"),
+    "tokyo": ("JP-TK", 450, "14.2"),
+    "kyushu": ("JP-KY", 120, "0.01"),
+}
+
+
+def region(name: str, area: str, carbon: int, price: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "wattbit.io/v1alpha1",
+        "kind": "Region",
+        "metadata": {"name": name},
+        "spec": {
+            "gridArea": area,
+            "pue": "1.2",
+            "signals": {
+                "provider": "static",
+                "static": {"carbonGramsPerKwh": carbon, "priceJpyPerKwh": price},
+            },
+        },
+    }

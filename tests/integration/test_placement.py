@@ -14,60 +14,17 @@ Not covered here: CRD validation (test_crd_validation.py), migration (later issu
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Operator
-from tests.integration.kube import Kube, wait_until
+from tests.integration.kube import REGION_SIGNALS, Kube, wait_until
 
 pytestmark = pytest.mark.integration
 
 DEFERRABLE = {"wattbit.io/deferrable": "true"}
 REGION_LABEL = "topology.kubernetes.io/region"
-
-# Kyushu's spring midday: solar surplus, floor price. It must win on cost.
-REGION_SIGNALS = {
-    "hokkaido": ("JP-HKD", 500, "9.5"),
-    "tokyo": ("JP-TK", 450, "14.2"),
-    "kyushu": ("JP-KY", 120, "0.01"),
-}
-
-
-def region(name: str, area: str, carbon: int, price: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "wattbit.io/v1alpha1",
-        "kind": "Region",
-        "metadata": {"name": name},
-        "spec": {
-            "gridArea": area,
-            "pue": "1.2",
-            "signals": {
-                "provider": "static",
-                "static": {"carbonGramsPerKwh": carbon, "priceJpyPerKwh": price},
-            },
-        },
-    }
-
-
-@pytest.fixture(scope="module")
-def regions(kube: Kube, operator: Operator) -> list[str]:
-    kube.apply(*(region(n, *values) for n, values in REGION_SIGNALS.items()))
-
-    def all_ready() -> bool:
-        items = json.loads(kube.kubectl("get", "regions", "-o", "json").stdout)["items"]
-        ready = {
-            r["metadata"]["name"]
-            for r in items
-            for c in (r.get("status") or {}).get("conditions") or []
-            if c["type"] == "Ready" and c["status"] == "True"
-        }
-        return set(REGION_SIGNALS) <= ready
-
-    wait_until(all_ready, timeout=60, message="the three Regions to be Ready")
-    return list(REGION_SIGNALS)
 
 
 def gpu_container(gpus: int) -> dict[str, Any]:
@@ -215,7 +172,7 @@ def test_labelled_pod_is_gated_then_bound_in_the_cheapest_region(
 
 
 def test_unlabelled_pods_and_kube_system_pass_untouched(
-    kube: Kube, operator: Operator, namespace: str
+    kube: Kube, operator: object, namespace: str
 ) -> None:
     plain = {
         "apiVersion": "v1",

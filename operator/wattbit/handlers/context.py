@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import requests
 from kubernetes import client
 
 from wattbit.config import OperatorConfig
 from wattbit.k8s.workloads import JobAdapter, PodAdapter, WorkloadDefaults
+
+if TYPE_CHECKING:  # a runtime import would be circular: signals needs this context
+    from wattbit.handlers.signals import RegionFeed
 
 
 @dataclass(kw_only=True)
@@ -28,6 +33,10 @@ class OperatorContext:
     decision_lock: threading.Lock = field(default_factory=threading.Lock)
     reservations: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Workload UID -> (region, GPUs) for released workloads whose pods are not seen yet."""
+    http: requests.Session = field(default_factory=requests.Session)
+    """One HTTP session for every signal provider (connection reuse)."""
+    feeds: dict[str, RegionFeed] = field(default_factory=dict)
+    """Region name -> RegionFeed (provider and backoff), see wattbit.handlers.signals."""
     last_hold_reason: dict[str, str] = field(default_factory=dict)
     """Workload UID -> reason of the last hold Event, so a hold is announced once."""
 

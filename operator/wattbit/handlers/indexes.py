@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
+from wattbit.api.v1alpha1.powersignal import PowerSignal
 from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus
+from wattbit.providers.external import ExternalSignal, from_power_signal
 
 ALL = "all"
 
@@ -43,3 +46,14 @@ def policies(
     *, namespace: str | None, name: str | None, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], dict[str, Any]]:
     return {(str(namespace), str(name)): dict(body.get("spec") or {})}
+
+
+@kopf.index("wattbit.io", "v1alpha1", "powersignals", id="power_signals")
+def power_signals(
+    *, namespace: str | None, name: str | None, body: kopf.Body, **_: Any
+) -> dict[str, ExternalSignal]:
+    try:
+        resource = PowerSignal.model_validate(dict(body))
+    except ValidationError:
+        return {}  # the API server's schema should prevent this; never let it break a Region
+    return {ALL: from_power_signal(resource, namespace=str(namespace), name=str(name))}

@@ -8,6 +8,7 @@ its last reading, goes stale after ``maxAgeSeconds``, and says why.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,14 +17,16 @@ import kopf
 from wattbit import metrics
 from wattbit.api.conditions import Condition, ConditionStatus, find_condition, set_condition
 from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
-from wattbit.core.signals import is_fresh, signal_age_seconds
+from wattbit.core.signals import SignalReading, is_fresh, signal_age_seconds
 from wattbit.handlers import signals as signal_reading
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
 from wattbit.k8s.capacity import region_gpus
 from wattbit.providers.base import ProviderError
+from wattbit.providers.external import ExternalSignal
 
-REFRESH_INTERVAL_SECONDS = 10.0
+# How often each Region is looked at; a feed itself is asked every refreshIntervalSeconds.
+REFRESH_INTERVAL_SECONDS = 5.0
 
 
 @kopf.timer(
@@ -48,51 +51,23 @@ def refresh_region(
     context: OperatorContext = memo["wattbit"]
     nodes: kopf.Index[str, Any] = kwargs["nodes"]
     gpu_pods: kopf.Index[str, Any] = kwargs["gpu_pods"]
+    power_signals: kopf.Index[str, Any] = kwargs["power_signals"]
     now = datetime.now(UTC)
     region_spec = RegionSpec.model_validate(dict(spec))
     previous = RegionStatus.model_validate(dict(status))
     new_status = previous.model_copy(deep=True)
     new_status.observed_generation = body.metadata.get("generation")
 
-    max_age_seconds = float(region_spec.signals.max_age_seconds)
-    try:
-        reading = signal_reading.fetch(context, name, region_spec, now)
-    except ProviderError as error:
-        metrics.provider_errors_total.labels(
-            region=name, provider=region_spec.signals.provider.value, reason=error.reason.value
-        ).inc()
-        last = signal_reading.last_reading(previous)
-        fresh = last is not None and is_fresh(last, now, max_age_seconds)
-        consequence = (
-            "keeping the last reading, still within maxAge"
-            if fresh
-            else "region is stale and will not be chosen"
-        )
-        _set(
-            new_status,
-            now,
-            "SignalsFresh",
-            fresh,
-            reason="SignalsFresh" if fresh else str(error.reason),
-            message=f"{error.message}; {consequence}",
-        )
-        if not fresh:
-            _warn_on_transition(body, previous, reason=str(error.reason), message=error.message)
-    else:
-        new_status.signals = signal_reading.to_status(reading)
-        _set(
-            new_status,
-            now,
-            "SignalsFresh",
-            True,
-            reason="SignalsFresh",
-            message=f"{reading.source}: {signal_reading.describe(reading)}",
-        )
-        if reading.carbon_g_per_kwh is not None:
-            metrics.region_carbon_grams_per_kwh.labels(region=name).set(reading.carbon_g_per_kwh)
-        if reading.price_jpy_per_kwh is not None:
-            metrics.region_price_jpy_per_kwh.labels(region=name).set(reading.price_jpy_per_kwh)
-        metrics.region_signal_age_seconds.labels(region=name).set(signal_age_seconds(reading, now))
+    _refresh_signals(
+        context,
+        body,
+        name=name,
+        region_spec=region_spec,
+        previous=previous,
+        new_status=new_status,
+        now=now,
+        external_signals=lambda: list(power_signals.get(ALL, ())),
+    )
 
     selector = region_spec.effective_node_selector(name)
     counts = region_gpus(
@@ -129,6 +104,87 @@ def refresh_region(
     dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
     if dumped != dict(status):
         patch["status"] = dumped
+
+
+def _refresh_signals(
+    context: OperatorContext,
+    body: kopf.Body,
+    *,
+    name: str,
+    region_spec: RegionSpec,
+    previous: RegionStatus,
+    new_status: RegionStatus,
+    now: datetime,
+    external_signals: Callable[[], Iterable[ExternalSignal]],
+) -> None:
+    """Fetch the region's signals into ``new_status`` and set ``SignalsFresh``."""
+    max_age_seconds = float(region_spec.signals.max_age_seconds)
+    try:
+        reading = signal_reading.fetch(
+            context,
+            name,
+            region_spec,
+            now,
+            external_signals=external_signals,
+        )
+    except ProviderError as error:
+        metrics.provider_errors_total.labels(
+            region=name, provider=region_spec.signals.provider.value, reason=error.reason.value
+        ).inc()
+        last = signal_reading.last_reading(previous)
+        fresh = last is not None and is_fresh(last, now, max_age_seconds)
+        consequence = (
+            "keeping the last reading, still within maxAge"
+            if fresh
+            else "region is stale and will not be chosen"
+        )
+        _set(
+            new_status,
+            now,
+            "SignalsFresh",
+            fresh,
+            reason="SignalsFresh" if fresh else str(error.reason),
+            message=f"{error.reason}: {error.message}; {consequence}",
+        )
+        if not fresh:
+            _warn_on_transition(body, previous, reason=str(error.reason), message=error.message)
+    else:
+        if reading is not None:
+            new_status.signals = signal_reading.to_status(reading)
+            _record_metrics(name, reading, now)
+        latest = reading or signal_reading.last_reading(previous)
+        fresh = latest is not None and is_fresh(latest, now, max_age_seconds)
+        backing_off = reading is None
+        if fresh and latest is not None and not backing_off:
+            _set(
+                new_status,
+                now,
+                "SignalsFresh",
+                True,
+                reason="SignalsFresh",
+                message=f"{latest.source}: {signal_reading.describe(latest)}",
+            )
+        elif not fresh:
+            age = (
+                f"{signal_age_seconds(latest, now):.0f}s old"
+                if latest is not None
+                else "no reading yet"
+            )
+            message = (
+                f"latest reading is {age}, older than maxAgeSeconds={max_age_seconds:.0f}; "
+                "region is stale and will not be chosen"
+            )
+            _set(new_status, now, "SignalsFresh", False, reason="SignalStale", message=message)
+            _warn_on_transition(body, previous, reason="SignalStale", message=message)
+        # Backing off with a reading still fresh: leave the condition as the last attempt set it.
+
+
+def _record_metrics(region: str, reading: SignalReading, now: datetime) -> None:
+    if reading.carbon_g_per_kwh is not None:
+        metrics.region_carbon_grams_per_kwh.labels(region=region).set(reading.carbon_g_per_kwh)
+    if reading.price_jpy_per_kwh is not None:
+        metrics.region_price_jpy_per_kwh.labels(region=region).set(reading.price_jpy_per_kwh)
+    metrics.region_signal_age_seconds.labels(region=region).set(signal_age_seconds(reading, now))
 
 
 def _set(

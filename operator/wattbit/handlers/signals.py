@@ -6,7 +6,14 @@ status shape. Kept out of the Region handler so the handler stays wiring only.
 
 from __future__ import annotations
 
-from datetime import datetime
+import base64
+import json
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from kubernetes.client.exceptions import ApiException
 
 from wattbit.api.v1alpha1.region import ForecastPoint as ForecastPointStatus
 from wattbit.api.v1alpha1.region import GpuStatus, RegionSignalsStatus, RegionSpec, RegionStatus
@@ -14,29 +21,100 @@ from wattbit.api.v1alpha1.signals import ProviderKind
 from wattbit.core.signals import ForecastPoint, ProblemReason, SignalReading
 from wattbit.handlers.context import OperatorContext
 from wattbit.k8s.capacity import RegionGpus
-from wattbit.providers.base import ProviderError
-from wattbit.providers.static import StaticProvider
+from wattbit.providers.backoff import BackoffState
+from wattbit.providers.base import ProviderError, SecretResolver, SignalProvider
+from wattbit.providers.external import ExternalSignal
+from wattbit.providers.registry import build_provider
 
 FORECAST_POINTS_IN_STATUS = 48
 
 
-def fetch(context: OperatorContext, region: str, spec: RegionSpec, now: datetime) -> SignalReading:
-    """The region's current reading; raises ProviderError when the feed fails."""
-    source = spec.signals
-    if source.provider == ProviderKind.STATIC and source.static is not None:
-        return StaticProvider(
-            carbon_g_per_kwh=float(source.static.carbon_grams_per_kwh),
-            price_jpy_per_kwh=source.static.price_value(),
-            renewable_percent=(
-                float(source.static.renewable_percent)
-                if source.static.renewable_percent is not None
-                else None
-            ),
-        ).fetch(now)
-    raise ProviderError(
-        ProblemReason.NOT_FOUND,
-        f"provider {source.provider.value} is not wired into the operator yet",
-    )
+@dataclass(kw_only=True)
+class RegionFeed:
+    """A Region's provider, built once per signal configuration, and its backoff."""
+
+    config_key: str
+    provider: SignalProvider | None = None
+    """None until built, and again when the next attempt must rebuild it."""
+    backoff: BackoffState = field(default_factory=BackoffState)
+    fetched_at: datetime | None = None
+    """Last successful fetch; the next waits for ``refreshIntervalSeconds``."""
+
+
+# Reasons after which the provider is rebuilt on the next attempt: a rotated Secret or
+# a fixed configuration must take effect without restarting the operator.
+# Providers that read memory only (their config, the embedded dataset, the PowerSignal
+# index): evaluated on every tick, so a new PowerSignal takes effect within seconds.
+_LOCAL_PROVIDERS = frozenset({ProviderKind.STATIC, ProviderKind.REPLAY, ProviderKind.EXTERNAL})
+
+_REBUILD_AFTER = frozenset({ProblemReason.UNAUTHORIZED, ProblemReason.SECRET_MISSING})
+
+
+def fetch(
+    context: OperatorContext,
+    region: str,
+    spec: RegionSpec,
+    now: datetime,
+    *,
+    external_signals: Callable[[], Iterable[ExternalSignal]],
+) -> SignalReading | None:
+    """The region's current reading, or None when it is not due yet or is backing off.
+
+    Raises ProviderError when the feed fails; the failure also starts a backoff
+    that honours the source's Retry-After. A changed configuration is used at once.
+    """
+    config_key = json.dumps(spec.signals.model_dump(mode="json"), sort_keys=True) + spec.grid_area
+    feed = context.feeds.get(region)
+    if feed is None or feed.config_key != config_key:
+        feed = context.feeds[region] = RegionFeed(config_key=config_key)
+    else:
+        if not feed.backoff.may_attempt(now):
+            return None
+        interval = timedelta(seconds=spec.signals.refresh_interval_seconds)
+        remote = spec.signals.provider not in _LOCAL_PROVIDERS
+        if remote and feed.fetched_at is not None and now - feed.fetched_at < interval:
+            return None
+    try:
+        if feed.provider is None:
+            feed.provider = build_provider(
+                spec.signals,
+                region=region,
+                grid_area=spec.grid_area,
+                secrets=_secret_resolver(context),
+                session=context.http,
+                external_signals=external_signals,
+            )
+        reading = feed.provider.fetch(now)
+    except ProviderError as error:
+        feed.backoff = feed.backoff.after_failure(
+            now,
+            random_fraction=random.random(),  # noqa: S311 - jitter, not security
+            retry_after_seconds=error.retry_after_seconds,
+        )
+        if error.reason in _REBUILD_AFTER:
+            feed.provider = None
+        raise
+    feed.backoff = feed.backoff.after_success()
+    feed.fetched_at = now
+    return reading
+
+
+def _secret_resolver(context: OperatorContext) -> SecretResolver:
+    """Read provider credentials from Secrets in the operator's own namespace only."""
+
+    def resolve(name: str, key: str) -> str:
+        try:
+            secret = context.core.read_namespaced_secret(
+                name, context.config.namespace, _request_timeout=10.0
+            )
+        except ApiException as error:
+            raise KeyError(f"{context.config.namespace}/{name}") from error
+        data = secret.data or {}
+        if key not in data:
+            raise KeyError(f"{context.config.namespace}/{name}[{key}]")
+        return base64.b64decode(data[key]).decode("utf-8").strip()
+
+    return resolve
 
 
 def to_status(reading: SignalReading) -> RegionSignalsStatus:

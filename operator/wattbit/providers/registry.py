@@ -224,7 +224,7 @@ def _carbon_aware_sdk(
     )
 
 
-def _external(
+def external_provider(
     config: ExternalSignals,
     region: str,
     grid_area: str,
@@ -276,7 +276,7 @@ def build_provider(
         case CarbonAwareSdkSignals() as carbon_aware_sdk:
             provider = _carbon_aware_sdk(carbon_aware_sdk, secrets, session)
         case ExternalSignals() as external:
-            provider = _external(external, region, grid_area, external_signals)
+            provider = external_provider(external, region, grid_area, external_signals)
         case unknown:
             assert_never(unknown)
     if source.fallback_price_jpy_per_kwh is not None:
