@@ -67,39 +67,57 @@ EOF
   sleep 1
 done
 
-step "Applying three Regions (static signals, a sunny spring noon)"
+step "Applying three Regions on the embedded Japan-grid dataset (replay, spring weekday)"
 kubectl apply -f examples/regions.yaml >&2
 kubectl wait --for=condition=Ready --timeout=60s region/hokkaido region/tokyo region/kyushu >&2
-kubectl get regions -o wide >&2
+kubectl get regions >&2
+
+kubectl get namespace ml-team >/dev/null 2>&1 || kubectl create namespace ml-team >&2
+kubectl delete job llm-finetune llm-pretrain -n ml-team --ignore-not-found --wait=true >&2
+kubectl delete events -n ml-team --all >/dev/null 2>&1 || true  # a clean story for this run
+
+# Wait for wattbit's decision on a Job; print its region.
+decided_region() {
+  local job="$1" region=""
+  for _ in $(seq 1 60); do
+    region="$(kubectl get workloadplacement "job-$job" -n ml-team \
+      -o jsonpath='{.status.region}' 2>/dev/null || true)"
+    [[ -n "$region" ]] && break
+    sleep 1
+  done
+  [[ -n "$region" ]] || { tail -n 40 "$OPERATOR_LOG" >&2; wattbit::die "no decision for $job within 60 s"; }
+  printf '%s\n' "$region"
+}
 
 step "Submitting a deferrable training Job (2 pods x 4 GPUs, expected 6 h)"
-kubectl get namespace ml-team >/dev/null 2>&1 || kubectl create namespace ml-team >&2
-kubectl delete job llm-finetune -n ml-team --ignore-not-found --wait=true >&2
 kubectl apply -f examples/training-job.yaml >&2
-echo "held by the webhook: suspend=$(kubectl get job llm-finetune -n ml-team -o jsonpath='{.spec.suspend}') (at creation)" >&2
+echo "held by the webhook at creation: suspend=$(kubectl get job llm-finetune -n ml-team -o jsonpath='{.spec.suspend}')" >&2
+finetune_region="$(decided_region llm-finetune)"
+kubectl wait --for=jsonpath='{.status.active}'=2 --timeout=60s job/llm-finetune -n ml-team >&2 || true
 
-step "Waiting for wattbit's decision"
-for _ in $(seq 1 60); do
-  region="$(kubectl get workloadplacement job-llm-finetune -n ml-team -o jsonpath='{.status.region}' 2>/dev/null || true)"
-  [[ -n "$region" ]] && break
-  sleep 1
-done
-[[ -n "${region:-}" ]] || { tail -n 40 "$OPERATOR_LOG" >&2; wattbit::die "no decision within 60 s"; }
+step "Submitting a larger one (2 pods x 8 GPUs, expected 12 h) while the first runs"
+kubectl apply -f examples/pretrain-job.yaml >&2
+pretrain_region="$(decided_region llm-pretrain)"
+kubectl wait --for=jsonpath='{.status.active}'=2 --timeout=60s job/llm-pretrain -n ml-team >&2 || true
+
+step "wattbit's decisions"
 kubectl get workloadplacements -n ml-team >&2
 echo >&2
-kubectl get events -n ml-team --field-selector involvedObject.name=llm-finetune \
-  -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message >&2
+kubectl get events -n ml-team --field-selector involvedObject.kind=Job \
+  -o custom-columns=JOB:.involvedObject.name,TYPE:.type,REASON:.reason,MESSAGE:.message >&2
 
 step "Where the pods run"
-kubectl wait --for=jsonpath='{.status.active}'=2 --timeout=60s job/llm-finetune -n ml-team >&2 || true
-kubectl get pods -n ml-team -l job-name=llm-finetune \
-  -o custom-columns=POD:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase >&2
+kubectl get pods -n ml-team -o custom-columns=POD:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase >&2
 kubectl get nodes -L topology.kubernetes.io/region >&2
 
-step "Waiting for the Job to complete"
-kubectl wait --for=condition=Complete --timeout=120s job/llm-finetune -n ml-team >&2
+step "Waiting for both Jobs to complete"
+kubectl wait --for=condition=Complete --timeout=120s job/llm-finetune job/llm-pretrain -n ml-team >&2
 
-reason="$(kubectl get workloadplacement job-llm-finetune -n ml-team -o jsonpath='{.status.reason}')"
-message="$(kubectl get workloadplacement job-llm-finetune -n ml-team -o jsonpath='{.status.message}')"
-printf '\n\033[1mllm-finetune ran in %s (%s)\033[0m\n%s\n' "$region" "$reason" "$message"
+for job in llm-finetune llm-pretrain; do
+  region="$(kubectl get workloadplacement "job-$job" -n ml-team -o jsonpath='{.status.region}')"
+  reason="$(kubectl get workloadplacement "job-$job" -n ml-team -o jsonpath='{.status.reason}')"
+  message="$(kubectl get workloadplacement "job-$job" -n ml-team -o jsonpath='{.status.message}')"
+  printf '\n\033[1m%s ran in %s (%s)\033[0m\n%s\n' "$job" "$region" "$reason" "$message"
+done
+printf '\n(first Job: %s; second Job: %s)\n' "$finetune_region" "$pretrain_region"
 printf '\nThe cluster is still up: export KUBECONFIG=%s; stop it with hack/cluster-down.sh\n' "$KUBECONFIG"

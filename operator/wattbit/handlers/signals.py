@@ -117,19 +117,24 @@ def _secret_resolver(context: OperatorContext) -> SecretResolver:
     return resolve
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def to_status(reading: SignalReading) -> RegionSignalsStatus:
+    """The status shape, rounded for people (0.1 g/kWh, 0.001 JPY/kWh keeps the 0.01 floor)."""
     return RegionSignalsStatus(
-        carbon_grams_per_kwh=reading.carbon_g_per_kwh,
-        price_jpy_per_kwh=reading.price_jpy_per_kwh,
-        renewable_percent=reading.renewable_percent,
+        carbon_grams_per_kwh=_rounded(reading.carbon_g_per_kwh, 1),
+        price_jpy_per_kwh=_rounded(reading.price_jpy_per_kwh, 3),
+        renewable_percent=_rounded(reading.renewable_percent, 1),
         curtailment=reading.curtailment,
         observed_at=reading.observed_at,
         source=reading.source,
         forecast=[
             ForecastPointStatus(
                 start=p.start,
-                carbon_grams_per_kwh=p.carbon_g_per_kwh,
-                price_jpy_per_kwh=p.price_jpy_per_kwh,
+                carbon_grams_per_kwh=_rounded(p.carbon_g_per_kwh, 1),
+                price_jpy_per_kwh=_rounded(p.price_jpy_per_kwh, 3),
             )
             for p in reading.forecast[:FORECAST_POINTS_IN_STATUS]
         ],
