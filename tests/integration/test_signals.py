@@ -183,6 +183,18 @@ def test_replay_region_goes_stale_on_a_dead_feed_within_max_age_and_recovers(
             message="the Region to recover from the restored feed",
         )
         assert recovered["signals"]["source"].startswith("http")
+        recovery = wait_until(
+            lambda: [
+                e
+                for e in kube.core.list_event_for_all_namespaces(
+                    field_selector=f"involvedObject.name={feed_region}"
+                ).items
+                if e.type == "Normal" and e.reason == "SignalsFresh"
+            ],
+            timeout=30,
+            message="a SignalsFresh Event on recovery",
+        )
+        assert "fresh again" in (recovery[0].message or "")
     finally:
         server.shutdown()
         server.server_close()

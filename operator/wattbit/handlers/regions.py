@@ -164,6 +164,13 @@ def _refresh_signals(
                 reason="SignalsFresh",
                 message=f"{latest.source}: {signal_reading.describe(latest)}",
             )
+            before = find_condition(previous.conditions, "SignalsFresh")
+            if before is not None and before.status == ConditionStatus.FALSE:
+                kopf.info(
+                    body,
+                    reason="SignalsFresh",
+                    message=f"signals fresh again: {signal_reading.describe(latest)}",
+                )
         elif not fresh:
             age = (
                 f"{signal_age_seconds(latest, now):.0f}s old"
