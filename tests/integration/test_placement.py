@@ -251,3 +251,70 @@ def test_invalid_hint_holds_the_workload_with_a_reason(
     assert record["status"]["reason"] == "InvalidWorkload"
     assert "forever" in record["status"]["message"]
     assert kube.get("job", "bad-hint", namespace)["spec"]["suspend"] is True
+
+
+def policy(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "wattbit.io/v1alpha1",
+        "kind": "PlacementPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def test_namespace_default_policy_limits_the_regions(
+    kube: Kube, regions: list[str], namespace: str
+) -> None:
+    kube.create(policy("default", allowedRegions=["tokyo", "hokkaido"]), namespace=namespace)
+    wait_until(lambda: kube.find("placementpolicy", "default", namespace), message="the policy")
+    time.sleep(1)  # let the operator's policy index see it
+    kube.create(training_job("restricted"), namespace=namespace)
+    record = wait_until(
+        lambda: (
+            (p := placement(kube, namespace, "job-restricted")).get("status", {}).get("region")
+            and p
+        ),
+        timeout=60,
+        message="a placement decision",
+    )
+    # Kyushu is cheapest but not allowed; Hokkaido is the cheapest allowed region.
+    assert record["status"]["region"] == "hokkaido"
+    assert record["spec"]["policyName"] == "default"
+    kyushu = next(c for c in record["status"]["candidates"] if c["region"] == "kyushu")
+    assert (kyushu["eligible"], kyushu["reason"]) == (False, "RegionNotAllowed")
+
+
+def test_dry_run_policy_records_the_decision_and_releases_unsteered(
+    kube: Kube, regions: list[str], namespace: str
+) -> None:
+    kube.create(policy("audit", mode="DryRun"), namespace=namespace)
+    wait_until(lambda: kube.find("placementpolicy", "audit", namespace), message="the policy")
+    time.sleep(1)
+    job = training_job(
+        "audited",
+        annotations={"wattbit.io/policy": "audit", "wattbit.io/expected-duration": "1h"},
+    )
+    created = kube.create(job, namespace=namespace)
+    assert created["spec"]["suspend"] is True  # the webhook holds it either way
+    record = wait_until(
+        lambda: (
+            (p := placement(kube, namespace, "job-audited")).get("status", {}).get("reason") and p
+        ),
+        timeout=60,
+        message="a dry-run decision",
+    )
+    assert record["status"]["message"].startswith("dry run (audit): would place in kyushu")
+    assert "region" not in record["status"]
+    assert condition(record, "Placed")["reason"] == "DryRun"  # type: ignore[index]
+    wait_until(
+        lambda: kube.get("job", "audited", namespace)["spec"]["suspend"] is False,
+        timeout=30,
+        message="the Job to be released",
+    )
+    template = kube.get("job", "audited", namespace)["spec"]["template"]
+    assert "affinity" not in template["spec"]
+    wait_until(
+        lambda: any(e.reason == "DryRun" for e in events_for(kube, namespace, "audited")),
+        timeout=30,
+        message="a DryRun Event",
+    )

@@ -10,7 +10,7 @@ every run starts from the object's current state, so retries are harmless.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ import kopf
 
 from wattbit import metrics
 from wattbit.api.conditions import Condition, ConditionStatus, set_condition
-from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec
+from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec, PolicyMode
 from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
 from wattbit.api.v1alpha1.workloadplacement import (
     CandidateStatus,
@@ -193,6 +193,18 @@ def _reconcile(
     metrics.placement_decisions_total.labels(
         workload_kind=kind, decision=decision.kind.value, reason=decision.reason.value
     ).inc()
+    if policy.mode == PolicyMode.DRY_RUN:
+        # Record what would have happened, then let the workload go as it was created:
+        # no affinity is written, and it is not kept held for a region it will not get.
+        context.reservations.pop(uid, None)
+        verb = f"would place in {decision.region}" if decision.region else "would hold"
+        decision = replace(decision, message=f"dry run ({policy_name}): {verb}: {decision.message}")
+        adapter.release(namespace=namespace, name=name, body=body)
+        kopf.info(body, reason="DryRun", message=decision.message)
+        _record_decision(
+            context, namespace=namespace, record=record, decision=decision, now=now, dry_run=True
+        )
+        return
     if decision.kind == DecisionKind.RUN_NOW and decision.region is not None:
         adapter.place(
             namespace=namespace,
@@ -278,13 +290,16 @@ def _record_decision(
     record: str,
     decision: PlacementDecision,
     now: datetime,
+    dry_run: bool = False,
 ) -> None:
     current = WorkloadPlacementStatus.model_validate(
         records.read_record_status(context.custom, namespace=namespace, name=record)
     )
     placed = decision.kind == DecisionKind.RUN_NOW
     status = current.model_copy(deep=True)
-    status.region = decision.region
+    # In a dry run nothing is steered: the region stays unset, the decision says what
+    # would have been done, and both conditions are False with reason DryRun.
+    status.region = None if dry_run else decision.region
     status.decision = RecordedDecision.RUN_NOW if placed else RecordedDecision.HOLD
     status.reason = decision.reason.value
     status.message = decision.message[:4000]
@@ -303,13 +318,13 @@ def _record_decision(
         )
         for c in decision.candidates
     ]
-    for type_, true in (("Placed", placed), ("Held", not placed)):
+    for type_, true in (("Placed", placed and not dry_run), ("Held", not placed and not dry_run)):
         status.conditions = set_condition(
             status.conditions,
             Condition(
                 type=type_,
                 status=ConditionStatus.TRUE if true else ConditionStatus.FALSE,
-                reason=decision.reason.value,
+                reason="DryRun" if dry_run else decision.reason.value,
                 message=decision.message[:1000],
                 last_transition_time=now,
             ),
