@@ -58,9 +58,6 @@ class OperatorConfig(BaseModel):
     """Fail: a deferrable workload is rejected rather than started unheld while the webhook is
     down. Only labelled workloads are sent to the webhook, so nothing else is affected."""
 
-    reconcile_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
-    """How often held workloads and regions are re-evaluated."""
-
     default_gpu_power_watts: int = Field(default=700, ge=1, le=5000)
     """Power of one GPU when a workload gives none (H100 SXM board power, 700 W)."""
 
@@ -69,6 +66,9 @@ class OperatorConfig(BaseModel):
 
     default_carbon_price_jpy_per_tonne: int = Field(default=10_000, ge=0)
     """Internal carbon price when no PlacementPolicy applies (JPY per tonne CO2)."""
+
+    metrics_listen_address: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus in-cluster
+    """Address the /metrics endpoint binds to."""
 
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     """Port of the Prometheus /metrics endpoint; 0 disables it."""

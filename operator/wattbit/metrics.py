@@ -19,13 +19,6 @@ placement_decisions_total = Counter(
     namespace=NAMESPACE,
 )
 
-workloads_held = Gauge(
-    "workloads_held",
-    "Deferrable workloads currently held (suspended or gated) by wattbit.",
-    ["workload_kind"],
-    namespace=NAMESPACE,
-)
-
 region_gpus_free = Gauge(
     "region_gpus_free",
     "Free GPUs per region as the operator counts them (allocatable minus placed work).",
@@ -62,6 +55,6 @@ provider_errors_total = Counter(
 )
 
 
-def serve(port: int) -> None:
-    """Expose /metrics on ``port`` in a background thread."""
-    start_http_server(port)
+def serve(address: str, port: int) -> None:
+    """Expose /metrics on ``address:port`` in a background thread."""
+    start_http_server(port, addr=address)

@@ -69,6 +69,7 @@ OPERATOR_NAMESPACE = "wattbit-system"
 class Operator:
     process: subprocess.Popen[bytes]
     log_path: Path
+    metrics_url: str
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -87,6 +88,7 @@ def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
     """The wattbit operator, running against the local cluster with its webhook registered."""
     kube.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    metrics_port = _free_port()
     env = {
         **os.environ,
         "KUBECONFIG": kube.kubeconfig,
@@ -99,8 +101,8 @@ def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
         "WATTBIT_WEBHOOK_CA_FILE": kube.env["WATTBIT_CA_FILE"],
         "WATTBIT_MANAGE_WEBHOOK_CONFIGURATION": "true",
         "WATTBIT_WEBHOOK_CONFIGURATION_NAME": "wattbit-admission-test",
-        "WATTBIT_METRICS_PORT": "0",
-        "WATTBIT_RECONCILE_INTERVAL_SECONDS": "2",
+        "WATTBIT_METRICS_LISTEN_ADDRESS": "127.0.0.1",
+        "WATTBIT_METRICS_PORT": str(metrics_port),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -110,7 +112,9 @@ def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
         )
-    running = Operator(process=process, log_path=log_path)
+    running = Operator(
+        process=process, log_path=log_path, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics"
+    )
     admission = client.AdmissionregistrationV1Api(kube.api_client)
     try:
         wait_until(

@@ -18,7 +18,9 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
+from tests.integration.conftest import Operator
 from tests.integration.kube import REGION_SIGNALS, Kube, wait_until
 
 pytestmark = pytest.mark.integration
@@ -317,4 +319,29 @@ def test_dry_run_policy_records_the_decision_and_releases_unsteered(
         lambda: any(e.reason == "DryRun" for e in events_for(kube, namespace, "audited")),
         timeout=30,
         message="a DryRun Event",
+    )
+
+
+def test_metrics_report_regions_and_decisions(
+    kube: Kube, regions: list[str], operator: Operator, namespace: str
+) -> None:
+    kube.create(training_job("measured"), namespace=namespace)
+    wait_until(
+        lambda: placement(kube, namespace, "job-measured").get("status", {}).get("region"),
+        timeout=60,
+        message="a placement decision",
+    )
+
+    def scrape() -> str | None:
+        text = requests.get(operator.metrics_url, timeout=5).text
+        return text if "wattbit_placement_decisions_total{" in text else None
+
+    text = wait_until(scrape, timeout=30, message="decision metrics")
+    assert 'wattbit_region_carbon_grams_per_kwh{region="kyushu"} 120.0' in text
+    assert 'wattbit_region_price_jpy_per_kwh{region="kyushu"} 0.01' in text
+    assert 'wattbit_region_gpus_free{region="tokyo"}' in text
+    assert 'wattbit_region_signal_age_seconds{region="kyushu"}' in text
+    assert (
+        'wattbit_placement_decisions_total{decision="RunNow",reason="LowestCost",'
+        'workload_kind="Job"}' in text
     )

@@ -65,7 +65,7 @@ def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger
         logger.info(f"webhook configuration {config.webhook_configuration_name} applied")
 
     if config.metrics_port:
-        metrics.serve(config.metrics_port)
+        metrics.serve(config.metrics_listen_address, config.metrics_port)
 
 
 @kopf.on.cleanup()
