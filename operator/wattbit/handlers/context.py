@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import requests
@@ -19,6 +20,9 @@ from wattbit.k8s.workloads import JobAdapter, PodAdapter, WorkloadDefaults
 
 if TYPE_CHECKING:  # a runtime import would be circular: signals needs this context
     from wattbit.handlers.signals import RegionFeed
+
+
+RESERVATION_TTL = timedelta(minutes=10)
 
 
 @dataclass(kw_only=True)
@@ -37,8 +41,22 @@ class OperatorContext:
     """One HTTP session for every signal provider (connection reuse)."""
     feeds: dict[str, RegionFeed] = field(default_factory=dict)
     """Region name -> RegionFeed (provider and backoff), see wattbit.handlers.signals."""
+    reserved_at: dict[str, datetime] = field(default_factory=dict)
+    """Workload UID -> when its reservation was made; reservations lapse after a TTL."""
     last_hold_reason: dict[str, str] = field(default_factory=dict)
     """Workload UID -> reason of the last hold Event, so a hold is announced once."""
+
+    def reserve(self, uid: str, region: str, gpus: int, now: datetime) -> None:
+        self.reservations[uid] = (region, gpus)
+        self.reserved_at[uid] = now
+
+    def prune_reservations(self, now: datetime) -> None:
+        """Forget reservations older than RESERVATION_TTL: by then the pods exist (and are
+        counted themselves) or the workload is stuck elsewhere, and must not block GPUs."""
+        for uid, at in list(self.reserved_at.items()):
+            if now - at > RESERVATION_TTL:
+                self.reservations.pop(uid, None)
+                del self.reserved_at[uid]
 
     @classmethod
     def build(cls, *, config: OperatorConfig, api: client.ApiClient) -> OperatorContext:

@@ -26,7 +26,7 @@ def _merge(patch: kopf.Patch, changes: dict[str, Any]) -> None:
         patch[key] = value
 
 
-@kopf.on.mutate("batch", "v1", "jobs", id=HOLD_JOB_HANDLER_ID, operation="CREATE")
+@kopf.on.mutate("batch", "v1", "jobs", id=HOLD_JOB_HANDLER_ID, operations={"CREATE"})
 def hold_job(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     changes = admission.hold_job(
         body,
@@ -38,7 +38,7 @@ def hold_job(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         _merge(patch, changes)
 
 
-@kopf.on.mutate("", "v1", "pods", id=GATE_POD_HANDLER_ID, operation="CREATE")
+@kopf.on.mutate("", "v1", "pods", id=GATE_POD_HANDLER_ID, operations={"CREATE"})
 def gate_pod(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     changes = admission.gate_pod(
         body,

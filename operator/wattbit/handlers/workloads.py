@@ -185,10 +185,11 @@ def _reconcile(
     cost_policy = CostPolicy(carbon_price_jpy_per_tonne=float(policy.carbon_price_jpy_per_tonne))
 
     with context.decision_lock:
+        context.prune_reservations(now)
         offers, selectors = _offers(indexes, context, now)
         decision = choose_region(demand, offers, cost_policy)
         if decision.kind == DecisionKind.RUN_NOW and decision.region is not None:
-            context.reservations[uid] = (decision.region, demand.gpus)
+            context.reserve(uid, decision.region, demand.gpus, now)
 
     metrics.placement_decisions_total.labels(
         workload_kind=kind, decision=decision.kind.value, reason=decision.reason.value
@@ -197,6 +198,7 @@ def _reconcile(
         # Record what would have happened, then let the workload go as it was created:
         # no affinity is written, and it is not kept held for a region it will not get.
         context.reservations.pop(uid, None)
+        context.reserved_at.pop(uid, None)
         verb = f"would place in {decision.region}" if decision.region else "would hold"
         decision = replace(decision, message=f"dry run ({policy_name}): {verb}: {decision.message}")
         adapter.release(namespace=namespace, name=name, body=body)
@@ -214,6 +216,7 @@ def _reconcile(
             node_selector=selectors[decision.region],
         )
         adapter.release(namespace=namespace, name=name, body=body)
+        context.last_hold_reason.pop(uid, None)
         logger.info(f"{decision.reason}: {decision.message}")
         kopf.info(body, reason=decision.reason.value, message=decision.message)
     else:
