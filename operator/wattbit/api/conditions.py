@@ -161,6 +161,31 @@ def set_condition(conditions: list[Condition], new: Condition, now: datetime) ->
     return [updated if c.type == new.type else c for c in conditions]
 
 
+def upsert_condition(
+    conditions: list[Condition],
+    *,
+    type_: str,
+    ok: bool,
+    reason: str,
+    message: str,
+    observed_generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """``set_condition`` from plain values: True when ``ok``, message cut to 1000 characters."""
+    return set_condition(
+        conditions,
+        Condition(
+            type=type_,
+            status=ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
+            reason=reason,
+            message=message[:1000],
+            observed_generation=observed_generation,
+            last_transition_time=now,
+        ),
+        now,
+    )
+
+
 def remove_condition(conditions: list[Condition], type_: str) -> list[Condition]:
     """Return ``conditions`` without the condition of ``type_``."""
     return [c for c in conditions if c.type != type_]

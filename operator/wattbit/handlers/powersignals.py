@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from wattbit.api.conditions import Condition, ConditionStatus, find_condition, set_condition
+from wattbit.api.conditions import find_condition, upsert_condition
 from wattbit.api.v1alpha1.powersignal import PowerSignalStatus
 from wattbit.api.v1alpha1.region import RegionSpec
 from wattbit.api.v1alpha1.signals import ExternalSignals, ProviderKind
@@ -143,15 +143,12 @@ def _considered(
 def _set(
     status: PowerSignalStatus, now: datetime, type_: str, ok: bool, *, reason: str, message: str
 ) -> None:
-    status.conditions = set_condition(
+    status.conditions = upsert_condition(
         status.conditions,
-        Condition(
-            type=type_,
-            status=ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
-            reason=reason,
-            message=message[:1000],
-            observed_generation=status.observed_generation,
-            last_transition_time=now,
-        ),
-        now,
+        type_=type_,
+        ok=ok,
+        reason=reason,
+        message=message,
+        observed_generation=status.observed_generation,
+        now=now,
     )

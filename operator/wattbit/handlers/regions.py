@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from wattbit import metrics
-from wattbit.api.conditions import Condition, ConditionStatus, find_condition, set_condition
+from wattbit.api.conditions import ConditionStatus, find_condition, upsert_condition
 from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
 from wattbit.core.signals import SignalReading, is_fresh, signal_age_seconds
 from wattbit.handlers import signals as signal_reading
@@ -197,17 +197,14 @@ def _record_metrics(region: str, reading: SignalReading, now: datetime) -> None:
 def _set(
     status: RegionStatus, now: datetime, type_: str, ok: bool, *, reason: str, message: str
 ) -> None:
-    status.conditions = set_condition(
+    status.conditions = upsert_condition(
         status.conditions,
-        Condition(
-            type=type_,
-            status=ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
-            reason=reason,
-            message=message[:1000],
-            observed_generation=status.observed_generation,
-            last_transition_time=now,
-        ),
-        now,
+        type_=type_,
+        ok=ok,
+        reason=reason,
+        message=message,
+        observed_generation=status.observed_generation,
+        now=now,
     )
 
 

@@ -8,6 +8,7 @@ functions check the same again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,30 +22,24 @@ from wattbit.k8s.webhook_config import GATE_POD_HANDLER_ID, HOLD_JOB_HANDLER_ID
 _EXCLUDED = OperatorConfig.from_env().excluded_namespaces
 
 
-def _merge(patch: kopf.Patch, changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
+def _apply(
+    mutate: Callable[..., dict[str, Any] | None], body: kopf.Body, patch: kopf.Patch
+) -> None:
+    changes = mutate(
+        body,
+        namespace=body.metadata.namespace,
+        excluded_namespaces=_EXCLUDED,
+        now=datetime.now(UTC),
+    )
+    for key, value in (changes or {}).items():
         patch[key] = value
 
 
 @kopf.on.mutate("batch", "v1", "jobs", id=HOLD_JOB_HANDLER_ID, operations={"CREATE"})
 def hold_job(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    changes = admission.hold_job(
-        body,
-        namespace=body.metadata.namespace,
-        excluded_namespaces=_EXCLUDED,
-        now=datetime.now(UTC),
-    )
-    if changes:
-        _merge(patch, changes)
+    _apply(admission.hold_job, body, patch)
 
 
 @kopf.on.mutate("", "v1", "pods", id=GATE_POD_HANDLER_ID, operations={"CREATE"})
 def gate_pod(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    changes = admission.gate_pod(
-        body,
-        namespace=body.metadata.namespace,
-        excluded_namespaces=_EXCLUDED,
-        now=datetime.now(UTC),
-    )
-    if changes:
-        _merge(patch, changes)
+    _apply(admission.gate_pod, body, patch)

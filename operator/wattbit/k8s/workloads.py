@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -141,6 +141,19 @@ def _is_ours(expression: Mapping[str, Any], node_selector: Mapping[str, str]) ->
     )
 
 
+def _merge_patch(
+    patch_fn: Callable[..., object], name: str, namespace: str, patch: Mapping[str, Any]
+) -> None:
+    """A JSON merge patch (the client's default for PATCH is JSON Patch, which needs a list)."""
+    patch_fn(
+        name,
+        namespace,
+        dict(patch),
+        _content_type=MERGE_PATCH,
+        _request_timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+
+
 class WorkloadAdapter(Protocol):
     """Steers one kind of workload; Kueue's GenericJob shape, reduced to what we need."""
 
@@ -187,23 +200,11 @@ class JobAdapter:
         }
         # A suspended Job's scheduling directives are mutable (stable for never-started
         # Jobs since 1.27; for any suspended Job from 1.36, KEP-2926 / KEP-5440).
-        self._api.patch_namespaced_job(
-            name,
-            namespace,
-            patch,
-            _content_type=MERGE_PATCH,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
+        _merge_patch(self._api.patch_namespaced_job, name, namespace, patch)
 
     def release(self, *, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         patch = {"spec": {"suspend": False}}
-        self._api.patch_namespaced_job(
-            name,
-            namespace,
-            patch,
-            _content_type=MERGE_PATCH,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
+        _merge_patch(self._api.patch_namespaced_job, name, namespace, patch)
 
 
 class PodAdapter:
@@ -227,13 +228,7 @@ class PodAdapter:
             "metadata": {"annotations": {names.ANNOTATION_REGION: region}},
             "spec": {"affinity": affinity},
         }
-        self._api.patch_namespaced_pod(
-            name,
-            namespace,
-            patch,
-            _content_type=MERGE_PATCH,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
+        _merge_patch(self._api.patch_namespaced_pod, name, namespace, patch)
 
     def release(self, *, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         gates = body.get("spec", {}).get("schedulingGates") or []
@@ -242,10 +237,4 @@ class PodAdapter:
             return
         # Merge patch replaces the list whole: other controllers' gates are kept.
         patch = {"spec": {"schedulingGates": remaining or None}}
-        self._api.patch_namespaced_pod(
-            name,
-            namespace,
-            patch,
-            _content_type=MERGE_PATCH,
-            _request_timeout=REQUEST_TIMEOUT_SECONDS,
-        )
+        _merge_patch(self._api.patch_namespaced_pod, name, namespace, patch)
