@@ -10,3 +10,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 wattbit::ensure_venv
 cd "$REPO_ROOT"
 "$WATTBIT_VENV/bin/python" -m wattbit.api.crdgen --out crds "$@"
+# The chart ships the same CRDs; keep its copies in step (or check them with --check).
+bash "$REPO_ROOT/hack/sync-chart-crds.sh" "$@"

@@ -1,0 +1,135 @@
+"""The operator's RBAC matrix, shared by the chart tests and the RBAC integration test.
+
+One place says what the operator may do, derived from the API calls it makes
+(operator/wattbit/handlers, k8s/ and kopf itself); the chart's ClusterRole must equal
+OPERATOR_RULES exactly, and a real API server must answer ``yes`` to every entry of
+OPERATOR_CAN and ``no`` to every entry of OPERATOR_CANNOT.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# (apiGroup, resource) -> verbs. Every verb has a caller:
+OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
+    # kopf indexes (watch) and timers on these; kopf patches its annotations onto them.
+    ("wattbit.io", "regions"): frozenset({"get", "list", "watch", "patch"}),
+    ("wattbit.io", "powersignals"): frozenset({"get", "list", "watch", "patch"}),
+    ("wattbit.io", "placementpolicies"): frozenset({"get", "list", "watch", "patch"}),
+    # handlers/regions.py and handlers/powersignals.py write status (kopf: status subresource).
+    ("wattbit.io", "regions/status"): frozenset({"patch"}),
+    ("wattbit.io", "powersignals/status"): frozenset({"patch"}),
+    # k8s/records.py: create once (409 = exists), read back, write status; GC deletes it.
+    ("wattbit.io", "workloadplacements"): frozenset({"get", "create"}),
+    ("wattbit.io", "workloadplacements/status"): frozenset({"patch"}),
+    # k8s/workloads.py patches; kopf timers watch. Never create, update or delete.
+    ("batch", "jobs"): frozenset({"get", "list", "watch", "patch"}),
+    ("", "pods"): frozenset({"get", "list", "watch", "patch"}),
+    # handlers/indexes.py: GPU capacity. Read only.
+    ("", "nodes"): frozenset({"get", "list", "watch"}),
+    # kopf.info / kopf.warn post core/v1 Events.
+    ("", "events"): frozenset({"create", "patch"}),
+    # kopf's resource observer: notices CRDs installed after the operator started.
+    ("apiextensions.k8s.io", "customresourcedefinitions"): frozenset({"list", "watch"}),
+}
+
+# Workload kinds and the verbs the operator must never hold on them.
+WORKLOADS = {("batch", "jobs"), ("", "pods")}
+FORBIDDEN_WORKLOAD_VERBS = frozenset({"create", "delete", "deletecollection", "update"})
+
+
+class Access(NamedTuple):
+    """One ``kubectl auth can-i`` question: verb, resource[.group][/name], namespace."""
+
+    verb: str
+    resource: str
+    namespace: str | None = None
+    subresource: str | None = None
+
+    def args(self, release_namespace: str) -> list[str]:
+        namespace = release_namespace if self.namespace == RELEASE else self.namespace
+        args = [self.verb, self.resource]
+        if self.subresource:
+            args.append(f"--subresource={self.subresource}")
+        # No namespace: the question is cluster-wide (cluster-scoped kinds, all-namespace watches).
+        args += ["-n", namespace] if namespace else ["--all-namespaces"]
+        return args
+
+
+RELEASE = "<release-namespace>"
+"""Placeholder for the namespace the chart is installed in."""
+
+SECRET_NAME = "wattbit-providers"  # noqa: S105 - a Secret's name, not its value
+"""The one Secret name the RBAC integration test allows (providers.secretNames)."""
+
+OPERATOR_CAN: list[Access] = [
+    *(
+        Access(verb, f"{plural}.wattbit.io", "ml-team")
+        for plural in ("powersignals", "placementpolicies")
+        for verb in ("get", "list", "watch", "patch")
+    ),
+    *(Access(verb, "regions.wattbit.io") for verb in ("get", "list", "watch", "patch")),
+    Access("patch", "regions.wattbit.io", subresource="status"),
+    Access("patch", "powersignals.wattbit.io", "ml-team", subresource="status"),
+    Access("create", "workloadplacements.wattbit.io", "ml-team"),
+    Access("get", "workloadplacements.wattbit.io", "ml-team"),
+    Access("patch", "workloadplacements.wattbit.io", "ml-team", subresource="status"),
+    *(Access(verb, "jobs.batch", "ml-team") for verb in ("get", "list", "watch", "patch")),
+    *(Access(verb, "pods", "ml-team") for verb in ("get", "list", "watch", "patch")),
+    Access("list", "jobs.batch"),  # cluster-wide watches
+    Access("watch", "pods"),
+    *(Access(verb, "nodes") for verb in ("get", "list", "watch")),
+    Access("create", "events", "ml-team"),
+    Access("patch", "events", "ml-team"),
+    Access("list", "customresourcedefinitions.apiextensions.k8s.io"),
+    Access("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+    Access("get", f"secrets/{SECRET_NAME}", RELEASE),
+]
+
+OPERATOR_CANNOT: list[Access] = [
+    # Workloads are steered, never created or removed.
+    Access("create", "jobs.batch", "ml-team"),
+    Access("delete", "jobs.batch", "ml-team"),
+    Access("update", "jobs.batch", "ml-team"),
+    Access("deletecollection", "jobs.batch", "ml-team"),
+    Access("create", "pods", "ml-team"),
+    Access("delete", "pods", "ml-team"),
+    Access("update", "pods", "ml-team"),
+    Access("create", "pods", "ml-team", subresource="eviction"),
+    Access("create", "pods", "ml-team", subresource="exec"),
+    # Secrets: one name, get only, release namespace only.
+    Access("get", "secrets/other-secret", RELEASE),
+    Access("list", "secrets", RELEASE),
+    Access("watch", "secrets", RELEASE),
+    Access("get", f"secrets/{SECRET_NAME}", "default"),
+    Access("get", "secrets", "ml-team"),
+    Access("get", "secrets", "kube-system"),
+    Access("list", "secrets", "kube-system"),
+    Access("list", "secrets"),
+    # Nodes and namespaces are read or left alone.
+    Access("update", "nodes"),
+    Access("patch", "nodes"),
+    Access("delete", "nodes"),
+    Access("create", "nodes", subresource="proxy"),
+    Access("delete", "namespaces"),
+    Access("patch", "namespaces"),
+    Access("list", "namespaces"),
+    # No deletes of our own records, no writes to definitions or admission.
+    Access("delete", "workloadplacements.wattbit.io", "ml-team"),
+    Access("delete", "regions.wattbit.io"),
+    Access("create", "regions.wattbit.io"),
+    Access("create", "customresourcedefinitions.apiextensions.k8s.io"),
+    Access("patch", "customresourcedefinitions.apiextensions.k8s.io"),
+    Access("patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io"),
+    Access("create", "validatingwebhookconfigurations.admissionregistration.k8s.io"),
+    # No privilege escalation paths.
+    Access("create", "clusterrolebindings.rbac.authorization.k8s.io"),
+    Access("escalate", "clusterroles.rbac.authorization.k8s.io"),
+    Access("bind", "clusterroles.rbac.authorization.k8s.io"),
+    Access("impersonate", "serviceaccounts", "default"),
+    Access("create", "serviceaccounts", RELEASE, subresource="token"),
+    # Anything in kube-system beyond what cluster-wide reads allow.
+    Access("patch", "configmaps", "kube-system"),
+    Access("create", "pods", "kube-system"),
+    Access("delete", "deployments.apps", "kube-system"),
+]
