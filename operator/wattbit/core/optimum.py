@@ -1,0 +1,577 @@
+"""The offline optimum: the cheapest schedule of a whole job trace with perfect knowledge.
+
+This module's one job is the benchmark's yardstick. Given every job (arrival, run length, GPUs,
+deadline, allowed regions, move costs) and the true carbon-adjusted rate of every region in
+every slot, it finds start times and a region for every slot of every run (moves allowed, each
+charged its full cost and its delay against the deadline) such that no region ever exceeds its
+GPUs or power cap. Runs are non-interruptible, as for every online policy compared.
+
+Method: column generation on a 0-1 programme, solved with HiGHS through scipy.
+
+- A column is one job's complete plan. The restricted master LP (`scipy.optimize.linprog`,
+  HiGHS) chooses plans under the capacity rows; its duals price capacity.
+- Pricing is exact: a dynamic programme over (start slot, region, moves so far) finds each
+  job's cheapest plan under those prices; negative reduced cost adds the column.
+- Two jobs that each need more than half a region's GPUs can never share it: a row per region
+  and slot allows one of them. Valid for every schedule; it tightens the LP bound a lot when
+  big jobs compete for small sites.
+- `lower_bound_jpy` is the Lagrangian bound `LP + sum of each job's best reduced cost`, a valid
+  lower bound on any capacity-feasible schedule in this model (equal to the LP optimum once no
+  column prices out). The integer schedule comes from `scipy.optimize.milp` (HiGHS) over the
+  generated columns; `gap` says how far it is from the bound.
+
+Moves are accounted as the simulator's engine does: during a move's downtime the GPUs idle
+instead of computing, so that work, plus the work redone since the last checkpoint, is appended
+after the run in the final region and priced at those slots. The one approximation: appended
+work uses the job's smallest move delay, deadlines and occupancy its largest (so the bound stays
+a bound and replayed schedules stay feasible).
+
+WARNING: pure numpy/scipy; no I/O, no clock (HiGHS's own time limit is the only timer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from wattbit.core.cost import FloatArray
+
+_REDUCED_COST_TOL = 1e-6
+_COLUMNS_PER_PRICING = 3
+_BOUND_TOL = 1e-4
+"""Column generation stops once the Lagrangian bound is this close to the LP optimum."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptimumJob:
+    """One job of the trace, in slots of the instance."""
+
+    arrival_slot: int
+    duration_slots: int
+    end_by_slot: int
+    """The run, move delays included, must end by this slot boundary (deadline or horizon)."""
+    gpus: float
+    busy_kw: float
+    """IT power while computing."""
+    idle_kw: float
+    """IT power while allocated but idle (during a move's downtime)."""
+    allowed: NDArray[np.bool_]
+    """Per region."""
+    move_downtime_slots: FloatArray
+    """regions x regions: checkpoint write, transfer and restart; 0 on the diagonal."""
+    lost_slots: float
+    """Work redone after each move (since the last checkpoint)."""
+    move_network_kwh: FloatArray
+    move_fixed_jpy: FloatArray
+    """regions x regions: GPU-hour value; `inf` where no link; 0 on the diagonal."""
+
+    @property
+    def _usable_downtime(self) -> FloatArray:
+        off_diagonal = ~np.eye(self.allowed.size, dtype=np.bool_)
+        return self.move_downtime_slots[off_diagonal & np.isfinite(self.move_fixed_jpy)]
+
+    @property
+    def delay_min_slots(self) -> float:
+        """A move's smallest delay (downtime plus redone work)."""
+        usable = self._usable_downtime
+        return float(usable.min()) + self.lost_slots if usable.size else 0.0
+
+    @property
+    def delay_max_slots(self) -> float:
+        """A move's largest delay: what deadlines and occupancy are checked with."""
+        usable = self._usable_downtime
+        return float(usable.max()) + self.lost_slots if usable.size else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptimumInstance:
+    """Rates and capacities of every region in every slot, and the jobs."""
+
+    unit_cost_jpy_per_it_kwh: FloatArray
+    """regions x slots: carbon-adjusted cost of one GPU kWh (PUE included)."""
+    adjusted_jpy_per_kwh: FloatArray
+    """regions x slots: carbon-adjusted cost of one facility kWh (prices network energy)."""
+    pue: FloatArray
+    capacity_gpus: FloatArray
+    """regions x slots."""
+    power_cap_kw: FloatArray
+    """regions x slots, facility power; `inf` where uncapped."""
+    slot_h: float
+    jobs: tuple[OptimumJob, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedRun:
+    """One job's plan: its start slot and its region in each slot of the run."""
+
+    start_slot: int
+    regions: tuple[int, ...]
+    """Region per slot from `start_slot`, for the run's `duration_slots`."""
+    moves: int
+    cost_jpy: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptimumResult:
+    """The schedule and how good it provably is."""
+
+    runs: tuple[PlannedRun | None, ...]
+    """Per job; None when no capacity-feasible plan was found (a deadline miss)."""
+    objective_jpy: float
+    """Cost of the integer schedule (unscheduled jobs excluded)."""
+    lower_bound_jpy: float
+    """No capacity-feasible schedule of this model costs less (scheduled jobs only)."""
+    iterations: int
+    columns: int
+    converged: bool
+    max_moves_used: int
+    message: str = field(default="")
+
+    @property
+    def gap(self) -> float:
+        """Relative distance between the schedule and the bound."""
+        if self.objective_jpy <= 0:
+            return 0.0
+        return max(0.0, (self.objective_jpy - self.lower_bound_jpy) / self.objective_jpy)
+
+
+@dataclass(slots=True)
+class _Column:
+    """One job's plan as the master sees it."""
+
+    job: int
+    start: int
+    regions: tuple[int, ...]
+    cost: float
+    moves: int
+    rows: NDArray[np.intp]
+    """Capacity rows it occupies (GPU rows, then power rows)."""
+    values: FloatArray
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Prepared:
+    """What pricing needs about one job that does not change between rounds."""
+
+    starts: NDArray[np.intp]
+    move_cap: NDArray[np.intp]
+    """Per start: most moves whose delays still fit before the deadline and the horizon."""
+    extension: NDArray[np.intp]
+    """Per number of moves: slots held after the run."""
+    can_move: bool
+    delay_min_slots: float
+
+
+def _prepare(job: OptimumJob, slots: int, max_moves: int) -> _Prepared:
+    last = min(job.end_by_slot, slots) - job.duration_slots
+    starts = np.arange(job.arrival_slot, last + 1, dtype=np.intp)
+    delay_max = job.delay_max_slots
+    extension = np.array(
+        [math.ceil(m * delay_max - 1e-9) if m else 0 for m in range(max_moves + 1)],
+        dtype=np.intp,
+    )
+    slack = np.minimum(job.end_by_slot, slots) - starts - job.duration_slots
+    if delay_max > 0:
+        move_cap = np.minimum(max_moves, np.floor(slack / delay_max + 1e-9)).astype(np.intp)
+    else:
+        move_cap = np.full(starts.size, max_moves, dtype=np.intp)
+    # The slots held after the run must stay inside the instance.
+    room = slots - starts - job.duration_slots
+    fits = extension[None, :] <= room[:, None]
+    move_cap = np.minimum(move_cap, fits.sum(axis=1) - 1).astype(np.intp)
+    off_diagonal = ~np.eye(job.allowed.size, dtype=np.bool_)
+    usable = np.isfinite(job.move_fixed_jpy) & off_diagonal
+    usable &= job.allowed[:, None] & job.allowed[None, :]
+    return _Prepared(
+        starts=starts,
+        move_cap=np.maximum(move_cap, 0),
+        extension=extension,
+        can_move=bool(usable.any()) and max_moves > 0,
+        delay_min_slots=job.delay_min_slots,
+    )
+
+
+def _move_price(instance: OptimumInstance, job: OptimumJob, slots: NDArray[np.intp]) -> FloatArray:
+    """Cost of each move a -> b at the start of each of `slots`: (slots, a, b).
+
+    The downtime idles the GPUs instead of computing (that work is appended to the run and
+    priced there, see `_tail_cost`); the network energy is priced at the target's rate.
+    """
+    unit = instance.unit_cost_jpy_per_it_kwh[:, slots].T[:, None, :]
+    adjusted = instance.adjusted_jpy_per_kwh[:, slots].T[:, None, :]
+    swing_kwh = (job.idle_kw - job.busy_kw) * instance.slot_h * job.move_downtime_slots
+    price = (
+        swing_kwh[None] * unit + job.move_network_kwh[None] * adjusted + job.move_fixed_jpy[None]
+    )
+    diagonal = np.eye(job.allowed.size, dtype=np.bool_)
+    return np.where(diagonal[None], np.inf, price)
+
+
+def _tail_cost(
+    *,
+    energy_prefix: FloatArray,
+    job: OptimumJob,
+    delay_min: float,
+    end: NDArray[np.intp],
+    moves: int,
+    slot_h: float,
+) -> FloatArray:
+    """Regions x ends: the work `moves` moves append after the run, in the final region."""
+    if moves == 0:
+        return np.zeros((energy_prefix.shape[0], end.size))
+    slots = energy_prefix.shape[1] - 1
+    stop = np.minimum(end + moves * delay_min, float(slots))
+    whole = np.minimum(np.floor(stop).astype(np.intp), slots - 1)
+    frac = stop - whole
+    upto = energy_prefix[:, whole] + frac[None, :] * (
+        energy_prefix[:, whole + 1] - energy_prefix[:, whole]
+    )
+    return np.asarray((upto - energy_prefix[:, end]) * job.busy_kw * slot_h, dtype=np.float64)
+
+
+def _fitting(instance: OptimumInstance) -> OptimumInstance:
+    """The instance with each job barred from regions it can never fit in on its own.
+
+    A plan there is infeasible anyway, but the LP relaxation would run a fraction of the job
+    there (say 89 % of it under a power cap) and weaken the lower bound.
+    """
+    gpus_max = instance.capacity_gpus.max(axis=1)
+    power_max = instance.power_cap_kw.max(axis=1)
+    jobs = tuple(
+        dataclasses.replace(
+            job,
+            allowed=job.allowed
+            & (job.gpus <= gpus_max + 1e-9)
+            & (job.busy_kw * instance.pue <= power_max + 1e-9),
+        )
+        for job in instance.jobs
+    )
+    return dataclasses.replace(instance, jobs=jobs)
+
+
+class _Solver:
+    """Column generation state for one instance."""
+
+    def __init__(self, instance: OptimumInstance, max_moves: int) -> None:
+        instance = _fitting(instance)
+        self.instance = instance
+        self.regions, self.slots = instance.unit_cost_jpy_per_it_kwh.shape
+        self.prepared = [_prepare(job, self.slots, max_moves) for job in instance.jobs]
+        self.energy_prefix = np.zeros((self.regions, self.slots + 1))
+        np.cumsum(instance.unit_cost_jpy_per_it_kwh, axis=1, out=self.energy_prefix[:, 1:])
+        self.capped = np.isfinite(instance.power_cap_kw)
+        # Jobs bigger than half a region's GPUs cannot share it: at most one of them per
+        # region and slot. Valid for every integer schedule, and it keeps the LP relaxation
+        # from packing one and a half such jobs into a region (a much tighter bound).
+        self.big = [job.gpus * 2 > instance.capacity_gpus + 1e-9 for job in instance.jobs]
+        self.columns: list[_Column] = []
+        self.seen: set[tuple[int, int, tuple[int, ...]]] = set()
+
+    # ------------------------------------------------------------ columns
+
+    def cost(self, job_index: int, start: int, path: tuple[int, ...]) -> tuple[float, int]:
+        """The plan's carbon-adjusted cost and its number of moves."""
+        instance, job = self.instance, self.instance.jobs[job_index]
+        slots = np.arange(start, start + len(path), dtype=np.intp)
+        cost = float(
+            job.busy_kw
+            * instance.slot_h
+            * instance.unit_cost_jpy_per_it_kwh[list(path), slots].sum()
+        )
+        moves = 0
+        if len(path) > 1:
+            changes = [k for k in range(1, len(path)) if path[k] != path[k - 1]]
+            if changes:
+                price = _move_price(instance, job, slots[changes])
+                for row, k in enumerate(changes):
+                    cost += float(price[row, path[k - 1], path[k]])
+                moves = len(changes)
+        if moves:
+            end = np.array([start + len(path)], dtype=np.intp)
+            tail = _tail_cost(
+                energy_prefix=self.energy_prefix,
+                job=job,
+                delay_min=self.prepared[job_index].delay_min_slots,
+                end=end,
+                moves=moves,
+                slot_h=instance.slot_h,
+            )
+            cost += float(tail[path[-1], 0])
+        return cost, moves
+
+    def add(self, job_index: int, start: int, path: tuple[int, ...]) -> bool:
+        """Add the plan as a column unless it is already there."""
+        key = (job_index, start, path)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        job = self.instance.jobs[job_index]
+        cost, moves = self.cost(job_index, start, path)
+        held = list(path) + [path[-1]] * int(self.prepared[job_index].extension[moves])
+        slots = np.arange(start, start + len(held), dtype=np.intp)
+        regions = np.asarray(held, dtype=np.intp)
+        keep = slots < self.slots
+        slots, regions = slots[keep], regions[keep]
+        gpu_rows = regions * self.slots + slots
+        capped = self.capped[regions, slots]
+        power_rows = self.regions * self.slots + gpu_rows[capped]
+        power = job.busy_kw * self.instance.pue[regions[capped]]
+        big = self.big[job_index][regions, slots]
+        pair_rows = 2 * self.regions * self.slots + gpu_rows[big]
+        self.columns.append(
+            _Column(
+                job=job_index,
+                start=start,
+                regions=path,
+                cost=cost,
+                moves=moves,
+                rows=np.concatenate([gpu_rows, power_rows, pair_rows]),
+                values=np.concatenate(
+                    [np.full(gpu_rows.size, job.gpus), power, np.ones(pair_rows.size)]
+                ),
+            )
+        )
+        return True
+
+    def add_plain(self, every_start: bool) -> None:
+        """No-move plans: each job's cheapest start per region, or every start."""
+        slot_h = self.instance.slot_h
+        for index, (job, prep) in enumerate(zip(self.instance.jobs, self.prepared, strict=True)):
+            if prep.starts.size == 0:
+                continue
+            window = (
+                (
+                    self.energy_prefix[:, prep.starts + job.duration_slots]
+                    - self.energy_prefix[:, prep.starts]
+                )
+                * job.busy_kw
+                * slot_h
+            )
+            for region in np.flatnonzero(job.allowed):
+                chosen = (
+                    range(prep.starts.size) if every_start else [int(np.argmin(window[region]))]
+                )
+                for row in chosen:
+                    self.add(index, int(prep.starts[row]), (int(region),) * job.duration_slots)
+
+    # ------------------------------------------------------------ master
+
+    def master(
+        self, penalty: FloatArray
+    ) -> tuple[FloatArray, sparse.csr_array, sparse.csr_array, FloatArray, NDArray[np.intp]]:
+        jobs = len(self.instance.jobs)
+        count = len(self.columns)
+        total = count + jobs
+        costs = np.concatenate([np.array([c.cost for c in self.columns]), penalty])
+        owners = np.concatenate(
+            [np.array([c.job for c in self.columns], dtype=np.intp), np.arange(jobs)]
+        )
+        convexity = sparse.csr_array(
+            (np.ones(total), (owners, np.arange(total))), shape=(jobs, total)
+        )
+        rows = np.concatenate([c.rows for c in self.columns] or [np.zeros(0, dtype=np.intp)])
+        cols = np.repeat(np.arange(count), [c.rows.size for c in self.columns])
+        values = np.concatenate([c.values for c in self.columns] or [np.zeros(0)])
+        present, local = np.unique(rows, return_inverse=True)
+        capacity = sparse.csr_array((values, (local, cols)), shape=(present.size, total))
+        limit = np.concatenate(
+            [
+                self.instance.capacity_gpus.reshape(-1),
+                np.where(self.capped, self.instance.power_cap_kw, 0.0).reshape(-1),
+                np.ones(self.regions * self.slots),
+            ]
+        )[present]
+        return costs, convexity, capacity, limit, present
+
+    # ------------------------------------------------------------ pricing
+
+    def price(
+        self, job_index: int, slot_price: FloatArray, convexity_dual: float
+    ) -> list[tuple[float, int, tuple[int, ...]]]:
+        """Exact pricing: the job's cheapest plans under the duals (reduced cost, start, path).
+
+        `slot_price` (3 x regions x slots) is the capacity price of a GPU, of a GPU-side kW
+        and of a big job's place, in each region and slot.
+        """
+        instance = self.instance
+        job = instance.jobs[job_index]
+        prep = self.prepared[job_index]
+        starts = prep.starts
+        duration = job.duration_slots
+        if starts.size == 0 or duration <= 0:
+            return []
+        regions = self.regions
+        capacity_price = (
+            slot_price[0] * job.gpus
+            + slot_price[1] * job.busy_kw
+            + np.where(self.big[job_index], slot_price[2], 0.0)
+        )
+        held_prefix = np.zeros((regions, self.slots + 1))
+        np.cumsum(capacity_price, axis=1, out=held_prefix[:, 1:])
+        slot_cost = (
+            job.busy_kw * instance.slot_h * instance.unit_cost_jpy_per_it_kwh
+            + capacity_price
+            + np.where(job.allowed, 0.0, np.inf)[:, None]
+        )
+        depth = int(prep.move_cap.max()) + 1 if prep.can_move else 1
+        value = np.full((starts.size, regions, depth), np.inf)
+        value[:, :, 0] = slot_cost[:, starts].T
+        back = np.full((duration, starts.size, regions, depth), -1, dtype=np.int16)
+        for step in range(1, duration):
+            slot = starts + step
+            if depth > 1:
+                move = _move_price(instance, job, slot)
+                arrive = value[:, :, None, :-1] + move[:, :, :, None]  # start, from, to, m-1
+                source = np.argmin(arrive, axis=1)
+                best = np.take_along_axis(arrive, source[:, None, :, :], axis=1)[:, 0, :, :]
+                improved = best < value[:, :, 1:]
+                value[:, :, 1:] = np.where(improved, best, value[:, :, 1:])
+                back[step, :, :, 1:] = np.where(improved, source, -1)
+            value += slot_cost[:, slot].T[:, :, None]
+        total = np.where(
+            np.arange(depth)[None, None, :] <= prep.move_cap[:, None, None], value, np.inf
+        )
+        first = starts + duration
+        for moves in range(1, depth):
+            last = np.minimum(first + prep.extension[moves], self.slots)
+            held = held_prefix[:, last] - held_prefix[:, first]
+            tail = _tail_cost(
+                energy_prefix=self.energy_prefix,
+                job=job,
+                delay_min=prep.delay_min_slots,
+                end=first,
+                moves=moves,
+                slot_h=instance.slot_h,
+            )
+            total[:, :, moves] += (held + tail).T
+        reduced = (total - convexity_dual).reshape(-1)
+        found: list[tuple[float, int, tuple[int, ...]]] = []
+        for flat_index in np.argsort(reduced, kind="stable")[:_COLUMNS_PER_PRICING]:
+            rc = float(reduced[flat_index])
+            if not math.isfinite(rc):
+                break
+            start_row, region, level = (
+                int(v) for v in np.unravel_index(int(flat_index), total.shape)
+            )
+            path = [region]
+            current = region
+            for step in range(duration - 1, 0, -1):
+                previous = int(back[step, start_row, current, level])
+                if previous >= 0:
+                    current = previous
+                    level -= 1
+                path.append(current)
+            path.reverse()
+            found.append((rc, int(starts[start_row]), tuple(path)))
+        return found
+
+
+def _integer_stage(
+    solver: _Solver, penalty: FloatArray, time_limit_s: float
+) -> tuple[list[PlannedRun | None], float, str]:
+    """The 0-1 programme over the generated columns plus every no-move plan (so packing big
+    jobs has room to choose): the runs, their cost and HiGHS's message."""
+    jobs = len(solver.instance.jobs)
+    solver.add_plain(every_start=True)
+    costs, convexity, capacity, limit, _ = solver.master(penalty)
+    solved = milp(
+        costs,
+        constraints=[
+            LinearConstraint(convexity, np.ones(jobs), np.ones(jobs)),
+            LinearConstraint(capacity, np.full(limit.size, -np.inf), limit),
+        ],
+        integrality=np.ones(costs.size),
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": time_limit_s, "mip_rel_gap": 1e-4, "disp": False},
+    )
+    runs: list[PlannedRun | None] = [None] * jobs
+    objective = 0.0
+    if solved.x is not None:
+        chosen = np.flatnonzero(np.asarray(solved.x)[: len(solver.columns)] > 0.5)
+        for index in chosen:
+            column = solver.columns[int(index)]
+            runs[column.job] = PlannedRun(
+                start_slot=column.start,
+                regions=column.regions,
+                moves=column.moves,
+                cost_jpy=column.cost,
+            )
+            objective += column.cost
+    return runs, objective, str(solved.message)
+
+
+def solve_optimum(
+    instance: OptimumInstance,
+    *,
+    max_moves_per_job: int = 8,
+    max_iterations: int = 300,
+    time_limit_s: float = 120.0,
+) -> OptimumResult:
+    """Column generation, then a 0-1 programme over the columns (see the module docstring)."""
+    solver = _Solver(instance, max_moves_per_job)
+    regions, slots = solver.regions, solver.slots
+    jobs = instance.jobs
+    solver.add_plain(every_start=False)
+    # Not scheduling a job costs more than any plan of it: every feasible job gets scheduled.
+    worst = np.zeros(len(jobs))
+    for column in solver.columns:
+        worst[column.job] = max(worst[column.job], column.cost)
+    penalty = 10.0 * worst + 1e6
+    lower_bound = -math.inf
+    converged = False
+    iterations = 0
+    pue = instance.pue[:, None]
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 - reported after the loop
+        costs, convexity, capacity, limit, present = solver.master(penalty)
+        result = linprog(
+            costs,
+            A_ub=capacity,
+            b_ub=limit,
+            A_eq=convexity,
+            b_eq=np.ones(len(jobs)),
+            bounds=(0, None),
+            method="highs",
+        )
+        if result.status != 0:
+            break
+        duals = np.zeros(3 * regions * slots)
+        duals[present] = result.ineqlin.marginals
+        # Capacity prices per GPU, per GPU-side kW and per big job's place (duals are <= 0).
+        gpu_dual, power_dual, pair_dual = duals.reshape(3, regions, slots)
+        slot_price = np.stack([-gpu_dual, -power_dual * pue, -pair_dual])
+        convexity_dual = np.asarray(result.eqlin.marginals, dtype=np.float64)
+        added = 0
+        bound_terms = 0.0
+        for index in range(len(jobs)):
+            found = solver.price(index, slot_price, float(convexity_dual[index]))
+            hold_rc = float(penalty[index] - convexity_dual[index])
+            bound_terms += min(0.0, hold_rc, *(rc for rc, _, _ in found))
+            for rc, start, path in found:
+                if rc < -_REDUCED_COST_TOL * max(1.0, abs(float(convexity_dual[index]))):
+                    added += solver.add(index, start, path)
+        lower_bound = max(lower_bound, float(result.fun) + bound_terms)
+        closed = float(result.fun) - lower_bound <= _BOUND_TOL * max(1.0, abs(float(result.fun)))
+        if added == 0 or closed:
+            converged = True
+            lower_bound = max(lower_bound, float(result.fun))
+            break
+
+    runs, objective, message = _integer_stage(solver, penalty, time_limit_s)
+    unscheduled = sum(penalty[i] for i, run in enumerate(runs) if run is None)
+    bound = lower_bound - unscheduled if math.isfinite(lower_bound) else -math.inf
+    return OptimumResult(
+        runs=tuple(runs),
+        objective_jpy=objective,
+        lower_bound_jpy=min(bound, objective) if any(runs) else bound,
+        iterations=iterations,
+        columns=len(solver.columns),
+        converged=converged,
+        max_moves_used=max((run.moves for run in runs if run is not None), default=0),
+        message=message,
+    )
