@@ -1,0 +1,127 @@
+"""The ``wattbit`` command line: tools around the operator (today: ``simulate``).
+
+This module's one job is argument parsing and output. Each subcommand is a small function
+registered in `_SUBCOMMANDS`; add one by writing ``_add_<name>(subparsers)`` and its handler.
+
+    wattbit simulate examples/scenarios/spring-kyushu-curtailment.yaml [--json] [--csv F] [--plot F]
+
+WARNING: no decisions or simulation logic here; it calls `wattbit.sim` and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from wattbit.sim.report import format_table, to_csv, to_json_text
+from wattbit.sim.run import POLICY_NAMES, run_scenario
+from wattbit.sim.scenario import ScenarioError, load_scenario
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr: the HiGHS C++ library can print to stdout directly,
+    which would corrupt `--json` output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(Path(args.scenario))
+    except (OSError, ScenarioError) as error:
+        print(f"wattbit simulate: {error}", file=sys.stderr)
+        return 2
+    policies = POLICY_NAMES if not args.policies else tuple(args.policies.split(","))
+    if args.no_optimum:
+        policies = tuple(p for p in policies if p != "optimum")
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    try:
+        with _stdout_to_stderr():
+            outcome = run_scenario(scenario, policies=policies, progress=progress)
+    except (ValueError, ScenarioError) as error:
+        print(f"wattbit simulate: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(to_json_text(outcome.report))
+    else:
+        print(format_table(outcome.report))
+    if args.csv:
+        Path(args.csv).write_text(to_csv(outcome.report), encoding="utf-8")
+    if args.plot:
+        try:
+            from wattbit.sim.plot import plot_outcome  # noqa: PLC0415 - needs the plot extra
+
+            plot_outcome(scenario, outcome, Path(args.plot))
+        except ImportError:
+            print(
+                "wattbit simulate: --plot needs matplotlib (pip install 'wattbit[plot]')",
+                file=sys.stderr,
+            )
+            return 1
+    return 0
+
+
+def _add_simulate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="replay a scenario and compare placement policies",
+        description=(
+            "Run every policy (carbon-agnostic, greenest region once, threshold wait, "
+            "lowest-carbon window, wattbit, wattbit with forecast error, offline optimum) "
+            "on the same signal and job traces and print one comparison table. "
+            "Scenario format: docs/scenario-format.md."
+        ),
+    )
+    parser.add_argument("scenario", help="scenario YAML file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--plot", metavar="FILE", help="also draw signals and placements (PNG)")
+    parser.add_argument(
+        "--policies",
+        metavar="LIST",
+        help=f"comma-separated subset of: {','.join(POLICY_NAMES)} (agnostic always runs)",
+    )
+    parser.add_argument(
+        "--no-optimum", action="store_true", help="skip the offline optimum (fast; no fraction)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return _simulate
+
+
+_SUBCOMMANDS = (_add_simulate,)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wattbit`` console script."""
+    parser = argparse.ArgumentParser(
+        prog="wattbit", description="Tools for wattbit, the carbon- and price-aware placer."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    handlers: dict[str, Handler] = {}
+    for add in _SUBCOMMANDS:
+        handler = add(subparsers)
+        handlers[next(reversed(subparsers.choices))] = handler
+    args = parser.parse_args(argv)
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The discrete-time engine: step a policy through a scenario hour by hour and account for it.
+
+This module's one job is to be the one physics every policy is measured with. Each hour:
+jobs that arrive join the queue; the policy sees the queue, the running jobs and the signals
+and answers with starts and moves; the engine applies them only if the target region has the
+GPUs and power free (otherwise the action is rejected and counted); then every running job works
+for the hour and its energy, carbon and bill are booked at that hour's actual signals.
+
+A move costs what `wattbit.core.cost` says it costs: the job stops for the checkpoint write,
+the transfer over the APN link and the restart (its GPUs idle meanwhile), redoes the work since
+its last checkpoint (half an interval on average), and the network's transfer energy is booked.
+
+WARNING: policies never mutate engine state; they only return actions. No wall clock here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wattbit.core.cost import checkpoint_write_s
+from wattbit.core.model import GRAMS_PER_KG, SECONDS_PER_HOUR
+from wattbit.sim.scenario import JobSpec, Scenario
+from wattbit.sim.traces import FloatArray, SignalTrace
+
+_EPS = 1e-9
+
+
+class JobStatus(StrEnum):
+    """Where a job is."""
+
+    WAITING = "Waiting"
+    """Not yet arrived."""
+    PENDING = "Pending"
+    RUNNING = "Running"
+    DONE = "Done"
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start a pending job in a region now."""
+
+    job_id: str
+    region: int
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Move a running job to another region now."""
+
+    job_id: str
+    region: int
+
+
+Action = Start | Move
+
+
+@dataclass(slots=True)
+class JobRun:
+    """A job's state and accounts during a run."""
+
+    spec: JobSpec
+    status: JobStatus = JobStatus.WAITING
+    region: int | None = None
+    remaining_h: float = 0.0
+    downtime_h: float = 0.0
+    """Downtime of a move still to be spent before work resumes."""
+    started_h: float | None = None
+    finished_h: float | None = None
+    moves: int = 0
+    last_moved_h: float | None = None
+    previous_region: int | None = None
+    gpu_hours_lost: float = 0.0
+    energy_kwh: float = 0.0
+    carbon_kg: float = 0.0
+    cost_jpy: float = 0.0
+    regions_by_hour: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def job_id(self) -> str:
+        """The job's id."""
+        return self.spec.job_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class View:
+    """What a policy may look at in one hour (read-only by convention)."""
+
+    hour: int
+    scenario: Scenario
+    trace: SignalTrace
+    pending: tuple[JobRun, ...]
+    running: tuple[JobRun, ...]
+    capacity_gpus: FloatArray
+    power_cap_kw: FloatArray
+    pue: FloatArray
+    used_gpus: FloatArray
+    used_kw: FloatArray
+
+    def projected_usage(self, horizon_h: int) -> tuple[FloatArray, FloatArray]:
+        """GPUs and facility kW the running jobs are expected to hold, regions x hours ahead."""
+        regions = self.capacity_gpus.size
+        gpus = np.zeros((regions, horizon_h))
+        kw = np.zeros((regions, horizon_h))
+        for job in self.running:
+            if job.region is None:
+                continue
+            hours = min(horizon_h, max(1, math.ceil(job.remaining_h + job.downtime_h - _EPS)))
+            gpus[job.region, :hours] += job.spec.gpus
+            kw[job.region, :hours] += (
+                job.spec.gpus * job.spec.power_kw_per_gpu * float(self.pue[job.region])
+            )
+        return gpus, kw
+
+
+class SimPolicy(Protocol):
+    """A placement policy under test."""
+
+    name: str
+
+    def act(self, view: View) -> Sequence[Action]:
+        """The starts and moves to make this hour."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveOverhead:
+    """Downtime and redone work of one move (hours)."""
+
+    downtime_h: float
+    lost_h: float
+    network_kwh: float
+
+
+def move_overhead(scenario: Scenario, job: JobSpec, source: int, target: int) -> MoveOverhead:
+    """What moving `job` from `source` to `target` costs in time and network energy."""
+    link = link_between(scenario, source, target)
+    if link is None:
+        raise ValueError(f"no link between regions {source} and {target}")
+    latency_ms, bandwidth_gbps, energy_kwh_per_gb = link
+    policy = scenario.policy
+    transfer_s = job.checkpoint_gb * 8.0 / bandwidth_gbps + latency_ms / 1000.0
+    downtime_s = (
+        checkpoint_write_s(job.checkpoint_gb, policy) + transfer_s + policy.restart_overhead_s
+    )
+    return MoveOverhead(
+        downtime_h=downtime_s / SECONDS_PER_HOUR,
+        lost_h=job.checkpoint_interval_h / 2.0,
+        network_kwh=job.checkpoint_gb * energy_kwh_per_gb,
+    )
+
+
+def link_between(scenario: Scenario, source: int, target: int) -> tuple[float, float, float] | None:
+    """(latency_ms, bandwidth_gbps, energy_kwh_per_gb) of the fastest link, or None."""
+    names = scenario.region_names
+    best: tuple[float, float, float] | None = None
+    for link in scenario.links:
+        ends = {(link.from_region, link.to_region), (link.to_region, link.from_region)}
+        if (names[source], names[target]) in ends and (
+            best is None or link.bandwidth_gbps > best[1]
+        ):
+            best = (link.latency_ms, link.bandwidth_gbps, link.energy_kwh_per_gb)
+    return best
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    """Everything a run produced, for the report."""
+
+    policy: str
+    jobs: tuple[JobRun, ...]
+    rejected_actions: int
+    hours_simulated: int
+    gpus_by_region_hour: NDArray[np.float64]
+    """regions x hours: GPUs in use (for plots and capacity checks)."""
+
+
+class Engine:
+    """Runs one policy over one scenario's traces."""
+
+    def __init__(self, scenario: Scenario, trace: SignalTrace) -> None:
+        self.scenario = scenario
+        self.trace = trace
+        self.capacity_gpus = np.array([r.gpus for r in scenario.regions], dtype=np.float64)
+        self.power_cap_kw = np.array(
+            [r.power_cap_kw if r.power_cap_kw is not None else np.inf for r in scenario.regions]
+        )
+        self.pue = np.array([r.pue for r in scenario.regions], dtype=np.float64)
+        self.carbon_price_jpy_per_kg = scenario.policy.carbon_price_jpy_per_tonne / 1000.0
+
+    def run(self, policy: SimPolicy) -> RunResult:
+        """Step `policy` until every job is done or the trace ends."""
+        scenario, trace = self.scenario, self.trace
+        jobs = [JobRun(spec=spec, remaining_h=float(spec.runtime_h)) for spec in scenario.jobs]
+        by_id = {job.job_id: job for job in jobs}
+        regions = len(scenario.regions)
+        usage = np.zeros((regions, trace.hours))
+        rejected = 0
+        hour = 0
+        last_hour = trace.hours - scenario.baselines.forecast_horizon_h
+        for hour in range(last_hour):
+            for job in jobs:
+                if job.status is JobStatus.WAITING and job.spec.arrival_h <= hour:
+                    job.status = JobStatus.PENDING
+            if all(job.status is JobStatus.DONE for job in jobs):
+                break
+            used_gpus, used_kw = self._usage(jobs)
+            view = View(
+                hour=hour,
+                scenario=scenario,
+                trace=trace,
+                pending=tuple(j for j in jobs if j.status is JobStatus.PENDING),
+                running=tuple(j for j in jobs if j.status is JobStatus.RUNNING),
+                capacity_gpus=self.capacity_gpus,
+                power_cap_kw=self.power_cap_kw,
+                pue=self.pue,
+                used_gpus=used_gpus,
+                used_kw=used_kw,
+            )
+            for action in policy.act(view):
+                job = by_id[action.job_id]
+                if not self._apply(job, action, hour, used_gpus, used_kw):
+                    rejected += 1
+            self._work(jobs, hour, usage)
+        return RunResult(
+            policy=policy.name,
+            jobs=tuple(jobs),
+            rejected_actions=rejected,
+            hours_simulated=hour + 1,
+            gpus_by_region_hour=usage,
+        )
+
+    def _usage(self, jobs: Sequence[JobRun]) -> tuple[FloatArray, FloatArray]:
+        gpus = np.zeros(self.capacity_gpus.size)
+        kw = np.zeros(self.capacity_gpus.size)
+        for job in jobs:
+            if job.status is JobStatus.RUNNING and job.region is not None:
+                gpus[job.region] += job.spec.gpus
+                kw[job.region] += self._kw(job.spec, job.region)
+        return gpus, kw
+
+    def _kw(self, spec: JobSpec, region: int) -> float:
+        return spec.gpus * spec.power_kw_per_gpu * float(self.pue[region])
+
+    def _fits(self, spec: JobSpec, region: int, gpus: FloatArray, kw: FloatArray) -> bool:
+        return bool(
+            gpus[region] + spec.gpus <= self.capacity_gpus[region] + _EPS
+            and kw[region] + self._kw(spec, region) <= self.power_cap_kw[region] + _EPS
+        )
+
+    def _allowed(self, spec: JobSpec, region: int) -> bool:
+        return spec.allowed is None or self.scenario.region_names[region] in spec.allowed
+
+    def _apply(
+        self, job: JobRun, action: Action, hour: int, gpus: FloatArray, kw: FloatArray
+    ) -> bool:
+        spec = job.spec
+        if not self._allowed(spec, action.region):
+            return False
+        if isinstance(action, Start):
+            if job.status is not JobStatus.PENDING or not self._fits(spec, action.region, gpus, kw):
+                return False
+            job.status = JobStatus.RUNNING
+            job.region = action.region
+            job.started_h = float(hour)
+            gpus[action.region] += spec.gpus
+            kw[action.region] += self._kw(spec, action.region)
+            return True
+        source = job.region
+        if (
+            job.status is not JobStatus.RUNNING
+            or source is None
+            or source == action.region
+            or link_between(self.scenario, source, action.region) is None
+            or not self._fits(spec, action.region, gpus, kw)
+        ):
+            return False
+        overhead = move_overhead(self.scenario, spec, source, action.region)
+        gpus[source] -= spec.gpus
+        kw[source] -= self._kw(spec, source)
+        gpus[action.region] += spec.gpus
+        kw[action.region] += self._kw(spec, action.region)
+        job.previous_region = source
+        job.region = action.region
+        job.moves += 1
+        job.last_moved_h = float(hour)
+        job.downtime_h += overhead.downtime_h
+        job.remaining_h += overhead.lost_h
+        job.gpu_hours_lost += spec.gpus * (overhead.downtime_h + overhead.lost_h)
+        self._book(job, action.region, hour, overhead.network_kwh)
+        return True
+
+    def _book(self, job: JobRun, region: int, hour: int, energy_kwh: float) -> None:
+        carbon = float(self.trace.carbon_g_per_kwh[region, hour])
+        price = float(self.trace.price_jpy_per_kwh[region, hour])
+        job.energy_kwh += energy_kwh
+        job.carbon_kg += energy_kwh * carbon / GRAMS_PER_KG
+        job.cost_jpy += energy_kwh * price
+
+    def _work(self, jobs: Sequence[JobRun], hour: int, usage: FloatArray) -> None:
+        for job in jobs:
+            if job.status is not JobStatus.RUNNING or job.region is None:
+                continue
+            spec, region = job.spec, job.region
+            usage[region, hour] += spec.gpus
+            job.regions_by_hour[hour] = region
+            pue = float(self.pue[region])
+            idle_h = min(job.downtime_h, 1.0)
+            job.downtime_h -= idle_h
+            work_h = min(job.remaining_h, 1.0 - idle_h)
+            job.remaining_h -= work_h
+            energy_kwh = (
+                spec.gpus * (spec.idle_power_kw_per_gpu * idle_h + spec.power_kw_per_gpu * work_h)
+            ) * pue
+            self._book(job, region, hour, energy_kwh)
+            if job.remaining_h <= _EPS and job.downtime_h <= _EPS:
+                job.status = JobStatus.DONE
+                job.finished_h = hour + idle_h + work_h
