@@ -16,7 +16,9 @@ from typing import Any, Final
 
 import yaml
 
-from wattbit.core.replay import HOURS_PER_DAY, GridProfile, Season, SeasonProfile
+from wattbit.core import dataset as core_dataset
+from wattbit.core.dataset import DatasetError
+from wattbit.core.replay import GridProfile
 from wattbit.errors import ConfigError
 
 DATASET_FILE: Final = "japan_grid.yaml"
@@ -35,64 +37,12 @@ AREAS: Final = (
 """The ten general transmission and distribution areas, north to south (Electricity Maps keys)."""
 
 
-def _floats(raw: Any, *, where: str) -> tuple[float, ...]:
-    if not isinstance(raw, list) or len(raw) != HOURS_PER_DAY:
-        raise ConfigError(f"{where}: expected a list of {HOURS_PER_DAY} numbers")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
-        raise ConfigError(f"{where}: every value must be a number")
-    return tuple(float(v) for v in raw)
-
-
-def _season(raw: Any, *, where: str) -> SeasonProfile:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    price_raw = raw.get("price")
-    floor_raw = raw.get("floor_probability")
-    hours_raw = raw.get("curtailment_hours", [])
-    if not isinstance(hours_raw, list) or not all(isinstance(h, int) for h in hours_raw):
-        raise ConfigError(f"{where}.curtailment_hours: expected a list of hours")
-    try:
-        return SeasonProfile(
-            carbon_g_per_kwh=_floats(raw.get("carbon"), where=f"{where}.carbon"),
-            carbon_direct_g_per_kwh=_floats(
-                raw.get("carbon_direct"), where=f"{where}.carbon_direct"
-            ),
-            price_jpy_per_kwh=None
-            if price_raw is None
-            else _floats(price_raw, where=f"{where}.price"),
-            floor_probability=(0.0,) * HOURS_PER_DAY
-            if floor_raw is None
-            else _floats(floor_raw, where=f"{where}.floor_probability"),
-            curtailment_hours=frozenset(hours_raw),
-        )
-    except ValueError as error:
-        raise ConfigError(f"{where}: {error}") from error
-
-
 def parse_dataset(document: Any) -> dict[str, GridProfile]:
     """Convert the parsed YAML document into profiles keyed by area; raise `ConfigError`."""
-    if not isinstance(document, dict) or not isinstance(document.get("areas"), dict):
-        raise ConfigError("dataset: expected a mapping with `areas`")
-    profiles: dict[str, GridProfile] = {}
-    for area, raw in document["areas"].items():
-        if not isinstance(raw, dict):
-            raise ConfigError(f"dataset {area}: expected a mapping")
-        placeholder = raw.get("price_placeholder_jpy_per_kwh")
-        try:
-            profiles[str(area)] = GridProfile(
-                area=str(area),
-                name=str(raw.get("name", area)),
-                spring_weekday=_season(
-                    raw.get(Season.SPRING_WEEKDAY.value), where=f"{area}.spring_weekday"
-                ),
-                winter_weekday=_season(
-                    raw.get(Season.WINTER_WEEKDAY.value), where=f"{area}.winter_weekday"
-                ),
-                price_placeholder_jpy_per_kwh=None if placeholder is None else float(placeholder),
-            )
-        except ValueError as error:
-            raise ConfigError(f"dataset {area}: {error}") from error
-    return profiles
+    try:
+        return core_dataset.parse_dataset(document)
+    except DatasetError as error:
+        raise ConfigError(str(error)) from error
 
 
 _SAFE_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
