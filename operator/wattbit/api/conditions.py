@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Protocol
 
 from pydantic import Field
 
@@ -183,6 +183,28 @@ def upsert_condition(
             last_transition_time=now,
         ),
         now,
+    )
+
+
+class HasConditions(Protocol):
+    """A status model with conditions (Region, PowerSignal, WorkloadPlacement status)."""
+
+    conditions: list[Condition]
+    observed_generation: int | None
+
+
+def set_status_condition(
+    status: HasConditions, now: datetime, type_: str, ok: bool, *, reason: str, message: str
+) -> None:
+    """Upsert a condition on ``status`` in place, stamped with its observed generation."""
+    status.conditions = upsert_condition(
+        status.conditions,
+        type_=type_,
+        ok=ok,
+        reason=reason,
+        message=message,
+        observed_generation=status.observed_generation,
+        now=now,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from wattbit.api.conditions import find_condition, upsert_condition
+from wattbit.api.conditions import find_condition, set_status_condition
 from wattbit.api.v1alpha1.powersignal import PowerSignalStatus
 from wattbit.api.v1alpha1.region import RegionSpec
 from wattbit.api.v1alpha1.signals import ExternalSignals, ProviderKind
@@ -63,8 +63,12 @@ def report_power_signal(
         else:
             state, reason, message, fed = _usage(signal, signals, regions, now)
 
-    _set(new_status, now, "Accepted", state == "Accepted", reason=reason, message=message)
-    _set(new_status, now, "Expired", state == "Expired", reason=reason, message=message)
+    set_status_condition(
+        new_status, now, "Accepted", state == "Accepted", reason=reason, message=message
+    )
+    set_status_condition(
+        new_status, now, "Expired", state == "Expired", reason=reason, message=message
+    )
     new_status.regions = sorted(fed)
 
     before = find_condition(previous.conditions, "Accepted")
@@ -138,17 +142,3 @@ def _considered(
     in_namespace = provider.namespaces is None or signal.namespace in provider.namespaces
     labelled = provider.label_filter is None or provider.label_filter(signal.labels)
     return targets and in_namespace and labelled
-
-
-def _set(
-    status: PowerSignalStatus, now: datetime, type_: str, ok: bool, *, reason: str, message: str
-) -> None:
-    status.conditions = upsert_condition(
-        status.conditions,
-        type_=type_,
-        ok=ok,
-        reason=reason,
-        message=message,
-        observed_generation=status.observed_generation,
-        now=now,
-    )

@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from wattbit import metrics
-from wattbit.api.conditions import ConditionStatus, find_condition, upsert_condition
+from wattbit.api.conditions import ConditionStatus, find_condition, set_status_condition
 from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
 from wattbit.core.signals import SignalReading, is_fresh, signal_age_seconds
 from wattbit.handlers import signals as signal_reading
@@ -99,7 +99,7 @@ def refresh_region(
             "Ready",
             (f"{counts.free} of {counts.total} GPUs free; signals fresh"),
         )
-    _set(new_status, now, "Ready", ready, reason=reason, message=message)
+    set_status_condition(new_status, now, "Ready", ready, reason=reason, message=message)
 
     dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
     if dumped != dict(status):
@@ -138,7 +138,7 @@ def _refresh_signals(
             if fresh
             else "region is stale and will not be chosen"
         )
-        _set(
+        set_status_condition(
             new_status,
             now,
             "SignalsFresh",
@@ -156,7 +156,7 @@ def _refresh_signals(
         fresh = latest is not None and is_fresh(latest, now, max_age_seconds)
         backing_off = reading is None
         if fresh and latest is not None and not backing_off:
-            _set(
+            set_status_condition(
                 new_status,
                 now,
                 "SignalsFresh",
@@ -181,7 +181,9 @@ def _refresh_signals(
                 f"latest reading is {age}, older than maxAgeSeconds={max_age_seconds:.0f}; "
                 "region is stale and will not be chosen"
             )
-            _set(new_status, now, "SignalsFresh", False, reason="SignalStale", message=message)
+            set_status_condition(
+                new_status, now, "SignalsFresh", False, reason="SignalStale", message=message
+            )
             _warn_on_transition(body, previous, reason="SignalStale", message=message)
         # Backing off with a reading still fresh: leave the condition as the last attempt set it.
 
@@ -192,20 +194,6 @@ def _record_metrics(region: str, reading: SignalReading, now: datetime) -> None:
     if reading.price_jpy_per_kwh is not None:
         metrics.region_price_jpy_per_kwh.labels(region=region).set(reading.price_jpy_per_kwh)
     metrics.region_signal_age_seconds.labels(region=region).set(signal_age_seconds(reading, now))
-
-
-def _set(
-    status: RegionStatus, now: datetime, type_: str, ok: bool, *, reason: str, message: str
-) -> None:
-    status.conditions = upsert_condition(
-        status.conditions,
-        type_=type_,
-        ok=ok,
-        reason=reason,
-        message=message,
-        observed_generation=status.observed_generation,
-        now=now,
-    )
 
 
 def _warn_on_transition(
