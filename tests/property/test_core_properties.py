@@ -245,20 +245,24 @@ def test_assigned_gpus_and_power_never_exceed_what_is_free(world: World) -> None
     by_id = {w.workload_id: w for w in items}
     used_gpus: dict[tuple[str, int], float] = {}
     used_kw: dict[tuple[str, int], float] = {}
+
+    def book(region: str, slots: range, gpus: float, kw: float) -> None:
+        for slot in slots:
+            used_gpus[(region, slot)] = used_gpus.get((region, slot), 0) + gpus
+            used_kw[(region, slot)] = used_kw.get((region, slot), 0) + kw
+
     for decision in run(region_list, link_list, items, policy):
+        item = by_id[decision.workload_id]
+        if decision.releases is not None:
+            # A move (now or planned) gives its current region's GPUs back: credit them.
+            assert item.current_region is not None
+            pue = by_name[item.current_region].pue
+            book(item.current_region, range(*decision.releases), -item.gpus, -item.busy_kw * pue)
         if decision.occupancy is None:
             continue
         assert decision.region is not None
-        item = by_id[decision.workload_id]
         pue = by_name[decision.region].pue
-        first, end = decision.occupancy
-        for slot in range(first, end):
-            used_gpus[(decision.region, slot)] = (
-                used_gpus.get((decision.region, slot), 0) + item.gpus
-            )
-            used_kw[(decision.region, slot)] = (
-                used_kw.get((decision.region, slot), 0) + item.busy_kw * pue
-            )
+        book(decision.region, range(*decision.occupancy), item.gpus, item.busy_kw * pue)
     for (name, slot), gpus in used_gpus.items():
         region = by_name[RegionName(name)]
         free = region.free_gpus[min(slot, len(region.free_gpus) - 1)]

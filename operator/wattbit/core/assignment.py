@@ -77,6 +77,12 @@ class CapacityLedger:
         self.free_gpus[option.region, a:b] -= option.gpus
         self.power_headroom_kw[option.region, a:b] -= option.power_kw
 
+    def release(self, option: Option) -> None:
+        """Give `option`'s GPUs and power back (undo `reserve`)."""
+        a, b = option.first_slot, option.end_slot
+        self.free_gpus[option.region, a:b] += option.gpus
+        self.power_headroom_kw[option.region, a:b] += option.power_kw
+
 
 def assign_greedily(
     choices: Sequence[Iterable[Option]], ledger: CapacityLedger

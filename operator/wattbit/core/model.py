@@ -56,6 +56,10 @@ class Reason(StrEnum):
     """Run now: this region is the cheapest (carbon-adjusted) of those free now."""
     WAITING_FOR_GREENER_WINDOW = "WaitingForGreenerWindow"
     """Wait: starting later in `region` saves more than the policy's minimum."""
+    WAITING_FOR_ROOM = "WaitingForRoom"
+    """Wait: a running workload will move out of `region` at the planned start to make room."""
+    ROOM_MADE = "RoomMade"
+    """Run now: a running workload moves out of `region` now to make room for this one."""
     DEADLINE_AT_RISK = "DeadlineAtRisk"
     """Run now, carbon-agnostic: waiting or choosing would risk the deadline."""
     SIGNALS_UNAVAILABLE = "SignalsUnavailable"
@@ -63,6 +67,8 @@ class Reason(StrEnum):
     # --- a running workload moves or stays
     GREENER_REGION = "GreenerRegion"
     """Move: the saving over the remaining run beats the full cost of moving."""
+    MAKING_ROOM = "MakingRoom"
+    """Move: a pending workload saves more in this region than the move costs this one."""
     REGION_DRAINING = "RegionDraining"
     """Move: the current region is marked unavailable and is being drained."""
     ALREADY_BEST = "AlreadyBest"
@@ -355,3 +361,6 @@ class Decision:
     occupancy: tuple[int, int] | None = None
     """Horizon slots [first, end) in which this decision reserves the workload's GPUs and
     power in `region` (RunNow, Wait, Move); None when it reserves nothing."""
+    releases: tuple[int, int] | None = None
+    """Horizon slots [first, end) in which the workload's current region gets its GPUs and
+    power back (a Move now, or a Stay with a move planned to make room); None otherwise."""

@@ -60,7 +60,7 @@ class MoveTargets:
     """workloads x regions: when the onward plan leaves the target (end of reservation)."""
 
 
-def _end_unit(end_position: FloatArray, ctx: PlanContext) -> FloatArray:
+def end_unit_rates(end_position: FloatArray, ctx: PlanContext) -> FloatArray:
     """workloads x regions: each region's GPU-kWh rate when each run ends (where the work a
     move appends will run); past the horizon, the curve's tail rate."""
     unit = ctx.grid.unit_cost_jpy_per_it_kwh
@@ -91,7 +91,7 @@ def evaluate_moves(
     safe_current = np.maximum(current, 0)
     stay_cost = ctx.curve.between(safe_current, ctx.start, end_position) * it_kwh
     unit = grid.unit_cost_jpy_per_it_kwh
-    end_unit = _end_unit(end_position, ctx)
+    end_unit = end_unit_rates(end_position, ctx)
 
     other = np.ones((count, regions), dtype=np.bool_)
     other[rows, safe_current] = False
@@ -274,17 +274,9 @@ def _move(
     grid = ctx.grid
     target = option.region
     current = int(moves.current[row])
-    link_table = ctx.links
-    link = LinkSnapshot(
-        from_region=grid.names[current],
-        to_region=grid.names[target],
-        latency_ms=float(link_table.latency_ms[current, target]),
-        bandwidth_gbps=float(link_table.bandwidth_gbps[current, target]),
-        energy_kwh_per_gb=float(link_table.energy_kwh_per_gb[current, target]),
-    )
     cost = move_cost(
         workload=workload,
-        link=link,
+        link=link_snapshot(ctx, current, target),
         policy=ctx.policy,
         now=ctx.now,
         target_adjusted_jpy_per_kwh=float(grid.adjusted_jpy_per_kwh[target, 0]),
@@ -325,6 +317,19 @@ def _move(
         start_at=ctx.now,
         figures=figures,
         occupancy=(option.first_slot, option.end_slot),
+        releases=(0, ctx.end_slot(end)),
+    )
+
+
+def link_snapshot(ctx: PlanContext, source: int, target: int) -> LinkSnapshot:
+    """The link table's best link from `source` to `target`, as a snapshot."""
+    grid, table = ctx.grid, ctx.links
+    return LinkSnapshot(
+        from_region=grid.names[source],
+        to_region=grid.names[target],
+        latency_ms=float(table.latency_ms[source, target]),
+        bandwidth_gbps=float(table.bandwidth_gbps[source, target]),
+        energy_kwh_per_gb=float(table.energy_kwh_per_gb[source, target]),
     )
 
 

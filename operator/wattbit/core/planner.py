@@ -10,10 +10,14 @@ workload, in the order given. It orchestrates:
 3. pending workloads: every (region, start slot) option costed at once and assigned under
    capacity, greedily or exactly with HiGHS (`wattbit.core.starts`);
 4. running workloads: move targets filtered by the ordered target checks, valued one way or
-   as a round trip, and assigned under what capacity is left (`wattbit.core.moves`).
+   as a round trip, and assigned under what capacity is left (`wattbit.core.moves`);
+5. making room: a pending workload that capacity pushed off its cheapest plan gets it after
+   all when moving one staying workload out of the way saves more than the move costs, now
+   or at a planned slot (`wattbit.core.displace`).
 
 No region gets more GPUs or power than it has free in any slot, counting everything decided
-in the same call; the capacity a move frees is not reused in that call.
+in the same call; the capacity a move frees is reused in that call only by the workload it
+makes room for (`Decision.releases` says which slots it gives back).
 
 WARNING: pure. No I/O, no clock (`now` is a parameter), no Kubernetes. It must not mutate its
 inputs, and its output depends neither on the order of regions nor on that of links.
@@ -30,6 +34,7 @@ from numpy.typing import NDArray
 from wattbit.core.assignment import CapacityLedger
 from wattbit.core.context import EPS, PlanContext, fill_stay_figures, hold, stay
 from wattbit.core.cost import CostCurve, FigureCurves, build_region_grid
+from wattbit.core.displace import make_room
 from wattbit.core.migration import build_link_table
 from wattbit.core.model import (
     SECONDS_PER_HOUR,
@@ -104,7 +109,7 @@ def decide(
 
     moves = evaluate_moves(workloads, drains + movers, set(drains), eligible, ctx)
     assign_moves(workloads, moves, ledger, decisions, ctx, drains_only=True)
-    place_pending(
+    pending = place_pending(
         workloads=workloads,
         normal=normal,
         eligible=eligible,
@@ -113,6 +118,15 @@ def decide(
         ctx=ctx,
     )
     assign_moves(workloads, moves, ledger, decisions, ctx, drains_only=False)
+    make_room(
+        workloads=workloads,
+        pending=pending,
+        movers=movers,
+        eligible=eligible,
+        ledger=ledger,
+        decisions=decisions,
+        ctx=ctx,
+    )
 
     fill_stay_figures(workloads, decisions, ctx)
     missing = [i for i, decision in enumerate(decisions) if decision is None]

@@ -34,7 +34,7 @@ from wattbit.core.context import (
     windows,
 )
 from wattbit.core.cost import FloatArray
-from wattbit.core.model import Decision, DecisionKind, Reason, WorkloadSnapshot
+from wattbit.core.model import Decision, DecisionKind, Policy, Reason, WorkloadSnapshot
 from wattbit.core.rules import Verdict
 
 
@@ -293,6 +293,18 @@ def assign_starts(
     return order, chosen
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingPlan:
+    """What `place_pending` decided, for the passes after it."""
+
+    options: StartOptions
+    policy: Policy
+    indices: list[int]
+    """Workload index of each row of `options`."""
+    placed: list[tuple[int, Option]]
+    """(row, option) of every workload that got a start, in assignment order."""
+
+
 def place_pending(
     *,
     workloads: Sequence[WorkloadSnapshot],
@@ -301,10 +313,10 @@ def place_pending(
     ledger: CapacityLedger,
     decisions: list[Decision | None],
     ctx: PlanContext,
-) -> None:
+) -> PendingPlan | None:
     """Cost, assign and explain the pending workloads at `normal` (indices into workloads)."""
     if not normal:
-        return
+        return None
     batch = [workloads[i] for i in normal]
     options = cost_starts(batch, eligible[normal], ctx, ledger)
     order, chosen = assign_starts(options, ledger, ctx.policy.exact_assignment_max_options)
@@ -318,11 +330,12 @@ def place_pending(
                 "in any slot that meets the deadline",
             )
     placed = [(order[p], option) for p, option in enumerate(chosen) if option is not None]
-    for (row, _), decision in zip(placed, _start_decisions(options, placed, ctx), strict=True):
+    for (row, _), decision in zip(placed, start_decisions(options, placed, ctx), strict=True):
         decisions[normal[row]] = decision
+    return PendingPlan(options=options, policy=ctx.policy, indices=normal, placed=placed)
 
 
-def _start_decisions(
+def start_decisions(
     options: StartOptions, placed: list[tuple[int, Option]], ctx: PlanContext
 ) -> list[Decision]:
     """A RunNow or Wait for each placed workload, with figures against its home region."""

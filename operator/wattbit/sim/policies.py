@@ -277,7 +277,9 @@ class Wattbit:
         )
         index = _region_index(scenario)
         actions: list[Action] = []
-        for decision in decisions:
+        # Moves first: a workload that makes room frees it for a start in the same hour.
+        ordered = sorted(decisions, key=lambda d: d.kind is not DecisionKind.MOVE)
+        for decision in ordered:
             if decision.region is None:
                 continue
             if decision.kind is DecisionKind.RUN_NOW:
