@@ -41,9 +41,11 @@ from wattbit.core.model import (
 from wattbit.core.moves import end_unit_rates, link_snapshot
 from wattbit.core.starts import PendingPlan, start_decisions
 
-MAX_CANDIDATES = 32
-"""Pending workloads considered per call, those capacity cost the most first (bounds the
-pass's time in a large reconcile)."""
+MAX_CANDIDATES = 16
+"""Pending workloads considered per call, those capacity cost the most first."""
+BLOCKERS_PER_REGION = 4
+"""Running workloads costed per candidate and region (these two bound the pass's time in a
+large reconcile)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +66,8 @@ class _Blockers:
     end_unit: FloatArray
     """blockers x regions: each region's GPU-kWh rate when the run ends."""
     tensors: MoveTensors
+    by_region: dict[int, list[int]]
+    """Blockers per region, those ending soonest first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,7 +109,9 @@ def make_room(
     for row, chosen in candidates:
         ledger.release(chosen)
         best: _Room | None = None
-        for region, blocker in _pairs(row, chosen, pending, blockers, used):
+        for region, blocker in _pairs(
+            row, chosen, pending=pending, blockers=blockers, used=used, ledger=ledger
+        ):
             room = _room_via(
                 row,
                 chosen,
@@ -156,18 +162,32 @@ def _required(chosen: Option, pending: PendingPlan) -> float:
 
 
 def _pairs(
-    row: int, chosen: Option, pending: PendingPlan, blockers: _Blockers, used: set[int]
+    row: int,
+    chosen: Option,
+    *,
+    pending: PendingPlan,
+    blockers: _Blockers,
+    used: set[int],
+    ledger: CapacityLedger,
 ) -> list[tuple[int, int]]:
-    """(region, blocker) pairs worth costing: a region with a cheaper option than the plan,
-    and a running workload there that has not made room yet."""
+    """(region, blocker) pairs worth costing: in each region with a cheaper option than the
+    plan, the running workloads that could free enough GPUs, those ending soonest (the
+    cheapest to move out) first, a few per region."""
     options = pending.options
     costs = options.cost[row].reshape(-1, options.slots)
-    cheaper = np.min(costs, axis=1) < chosen.cost_jpy - _required(chosen, pending)
-    return [
-        (int(blockers.region[b]), b)
-        for b in range(len(blockers.indices))
-        if b not in used and blockers.region[b] >= 0 and cheaper[blockers.region[b]]
-    ]
+    cheaper = np.flatnonzero(np.min(costs, axis=1) < chosen.cost_jpy - _required(chosen, pending))
+    gpus = options.batch[row].gpus
+    pairs = []
+    for region in cheaper.tolist():
+        short = gpus - float(ledger.free_gpus[region].max())
+        found = 0
+        for blocker in blockers.by_region.get(region, ()):
+            if found == BLOCKERS_PER_REGION:
+                break
+            if blocker not in used and blockers.batch[blocker].gpus >= short - EPS:
+                pairs.append((region, blocker))
+                found += 1
+    return pairs
 
 
 def _blockers(
@@ -186,10 +206,14 @@ def _blockers(
             for w in batch
         ]
     )
+    region = np.array([ctx.grid.index(w.current_region) for w in batch], dtype=np.intp)
+    by_region: dict[int, list[int]] = {}
+    for blocker in np.argsort(end_position, kind="stable").tolist():
+        by_region.setdefault(int(region[blocker]), []).append(blocker)
     return _Blockers(
         indices=staying,
         batch=batch,
-        region=np.array([ctx.grid.index(w.current_region) for w in batch], dtype=np.intp),
+        region=region,
         eligible=eligible[staying],
         end_position=end_position,
         end_slot=np.array([ctx.end_slot(float(e)) for e in end_position], dtype=np.intp),
@@ -197,6 +221,7 @@ def _blockers(
         latest_end=latest_end,
         end_unit=end_unit_rates(end_position, ctx),
         tensors=move_tensors(batch, ctx.links, ctx.policy, ctx.now),
+        by_region=by_region,
     )
 
 
