@@ -99,6 +99,23 @@ def test_cost_curve_integrates_fractional_windows_and_extends_with_the_mean() ->
     assert curve.slot_count == 2
 
 
+def test_cost_curve_repeats_the_last_period_past_the_horizon() -> None:
+    # Six slots, period three: past the horizon, slots 3..5 (rates 1, 5, 9) repeat.
+    curve = CostCurve.from_rates(np.array([[2.0, 2.0, 2.0, 1.0, 5.0, 9.0]]), period_slots=3)
+    assert float(curve.between(0, 6.0, 7.0)) == pytest.approx(1.0)
+    assert float(curve.between(0, 6.0, 9.0)) == pytest.approx(15.0)
+    assert float(curve.between(0, 7.5, 10.5)) == pytest.approx(0.5 * 5 + 9 + 1 + 0.5 * 5)
+    assert float(curve.between(0, 5.0, 13.0)) == pytest.approx(9 + 2 * 15 + 1)
+    # Inside the horizon nothing changes.
+    assert float(curve.between(0, 0.0, 6.0)) == pytest.approx(21.0)
+
+
+def test_cost_curve_falls_back_to_the_mean_without_a_whole_period() -> None:
+    curve = CostCurve.from_rates(np.array([[1.0, 3.0]]), period_slots=24)
+    assert curve.period == 0
+    assert float(curve.between(0, 2.0, 4.0)) == pytest.approx(4.0)
+
+
 def workload(**changes: object) -> WorkloadSnapshot:
     values: dict[str, object] = {
         "workload_id": WorkloadId("w"),

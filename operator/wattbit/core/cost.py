@@ -137,38 +137,56 @@ def build_region_grid(
 class CostCurve:
     """Cumulative per-slot rates, integrable over any fractional window of slots.
 
-    Past the horizon the rate is the horizon's mean (the best guess without a forecast).
+    Past the horizon the last `period` slots repeat (the daily shape of the last forecast day:
+    a run ending past the forecast still meets the solar noon and the evening peak); with no
+    period, or fewer slots than one, the rate is the horizon's mean.
     """
 
     cumulative: FloatArray
     """regions x (slots + 1): the integral from slot 0 up to each slot boundary."""
     tail_rate: FloatArray
-    """Per region: the rate assumed after the last slot."""
+    """Per region: the mean rate (the rate assumed past the horizon without a period)."""
+    period: int = 0
+    """Slots in one repeating period past the horizon; 0: the flat mean."""
 
     @classmethod
-    def from_rates(cls, rates: FloatArray) -> CostCurve:
+    def from_rates(cls, rates: FloatArray, period_slots: int = 0) -> CostCurve:
         """Build the curve of `rates` (regions x slots, a rate per slot)."""
-        regions, _ = rates.shape
-        cumulative = np.zeros((regions, rates.shape[1] + 1), dtype=np.float64)
+        regions, slots = rates.shape
+        cumulative = np.zeros((regions, slots + 1), dtype=np.float64)
         np.cumsum(rates, axis=1, out=cumulative[:, 1:])
-        return cls(cumulative=cumulative, tail_rate=rates.mean(axis=1))
+        period = period_slots if 0 < period_slots <= slots else 0
+        return cls(cumulative=cumulative, tail_rate=rates.mean(axis=1), period=period)
 
     @property
     def slot_count(self) -> int:
         """Number of slots on the grid."""
         return int(self.cumulative.shape[1] - 1)
 
+    def _within(self, region: IntArray | int, clipped: FloatArray) -> FloatArray:
+        """The integral from slot 0 to `clipped` (inside the horizon)."""
+        knot = np.minimum(clipped.astype(np.intp), self.slot_count - 1)
+        frac = clipped - knot
+        low = self.cumulative[region, knot]
+        high = self.cumulative[region, knot + 1]
+        return np.asarray(low + frac * (high - low), dtype=np.float64)
+
     def at(self, region: IntArray | int, position: FloatArray | float) -> FloatArray:
         """The integral from slot 0 to `position` (fractional slots), broadcast over inputs."""
         slots = self.slot_count
         where = np.asarray(position, dtype=np.float64)
-        clipped = np.clip(where, 0.0, float(slots))
-        knot = np.minimum(clipped.astype(np.intp), slots - 1)
-        frac = clipped - knot
-        low = self.cumulative[region, knot]
-        high = self.cumulative[region, knot + 1]
-        beyond = np.maximum(where - slots, 0.0) * self.tail_rate[region]
-        return np.asarray(low + frac * (high - low) + beyond, dtype=np.float64)
+        inside = self._within(region, np.clip(where, 0.0, float(slots)))
+        past = np.maximum(where - slots, 0.0)
+        if not self.period:
+            return np.asarray(inside + past * self.tail_rate[region], dtype=np.float64)
+        period = float(self.period)
+        first = slots - self.period
+        whole = np.floor(past / period)
+        partial = (
+            self._within(region, first + (past - whole * period)) - self.cumulative[region, first]
+        )
+        per_period = self.cumulative[region, slots] - self.cumulative[region, first]
+        return np.asarray(inside + whole * per_period + partial, dtype=np.float64)
 
     def between(
         self, region: IntArray | int, start: FloatArray | float, end: FloatArray | float

@@ -37,6 +37,7 @@ from wattbit.core.cost import CostCurve, FigureCurves, build_region_grid
 from wattbit.core.displace import make_room
 from wattbit.core.migration import build_link_table
 from wattbit.core.model import (
+    SECONDS_PER_DAY,
     SECONDS_PER_HOUR,
     Decision,
     DecisionKind,
@@ -88,7 +89,9 @@ def decide(
     grid = build_region_grid(regions, grid_horizon, policy, now)
     ctx = PlanContext(
         grid=grid,
-        curve=CostCurve.from_rates(grid.unit_cost_jpy_per_it_kwh),
+        curve=CostCurve.from_rates(
+            grid.unit_cost_jpy_per_it_kwh, period_slots=round(SECONDS_PER_DAY / grid_horizon.slot_s)
+        ),
         curves=FigureCurves.from_grid(grid),
         links=build_link_table(links, grid.names, policy),
         policy=policy,
