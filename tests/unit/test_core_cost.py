@@ -106,13 +106,14 @@ def test_cost_curve_repeats_the_last_period_past_the_horizon() -> None:
     assert float(curve.between(0, 6.0, 9.0)) == pytest.approx(15.0)
     assert float(curve.between(0, 7.5, 10.5)) == pytest.approx(0.5 * 5 + 9 + 1 + 0.5 * 5)
     assert float(curve.between(0, 5.0, 13.0)) == pytest.approx(9 + 2 * 15 + 1)
-    # Inside the horizon nothing changes.
+    # Inside the horizon nothing changes; past the tabulated week, the period's mean (5).
     assert float(curve.between(0, 0.0, 6.0)) == pytest.approx(21.0)
+    assert curve.slot_count == 6
+    assert float(curve.between(0, 27.0, 30.0)) == pytest.approx(15.0)
 
 
 def test_cost_curve_falls_back_to_the_mean_without_a_whole_period() -> None:
     curve = CostCurve.from_rates(np.array([[1.0, 3.0]]), period_slots=24)
-    assert curve.period == 0
     assert float(curve.between(0, 2.0, 4.0)) == pytest.approx(4.0)
 
 

@@ -143,50 +143,46 @@ class CostCurve:
     """
 
     cumulative: FloatArray
-    """regions x (slots + 1): the integral from slot 0 up to each slot boundary."""
+    """regions x (slots + extension + 1): the integral from slot 0 up to each slot boundary,
+    the horizon followed by `EXTENSION_PERIODS` repeats of the period."""
+    slots: int
+    """Slots in the horizon (the rest of `cumulative` is extrapolated)."""
     tail_rate: FloatArray
-    """Per region: the mean rate (the rate assumed past the horizon without a period)."""
-    period: int = 0
-    """Slots in one repeating period past the horizon; 0: the flat mean."""
+    """Per region: the mean rate past the horizon (over the period, or the whole horizon)."""
+
+    EXTENSION_PERIODS = 7
+    """Repeats tabulated past the horizon (a week of days); beyond them the mean applies."""
 
     @classmethod
     def from_rates(cls, rates: FloatArray, period_slots: int = 0) -> CostCurve:
         """Build the curve of `rates` (regions x slots, a rate per slot)."""
         regions, slots = rates.shape
-        cumulative = np.zeros((regions, slots + 1), dtype=np.float64)
+        if 0 < period_slots <= slots:
+            last = rates[:, slots - period_slots :]
+            rates = np.concatenate([rates, np.tile(last, cls.EXTENSION_PERIODS)], axis=1)
+            tail = last.mean(axis=1)
+        else:
+            tail = rates.mean(axis=1)
+        cumulative = np.zeros((regions, rates.shape[1] + 1), dtype=np.float64)
         np.cumsum(rates, axis=1, out=cumulative[:, 1:])
-        period = period_slots if 0 < period_slots <= slots else 0
-        return cls(cumulative=cumulative, tail_rate=rates.mean(axis=1), period=period)
+        return cls(cumulative=cumulative, slots=slots, tail_rate=tail)
 
     @property
     def slot_count(self) -> int:
         """Number of slots on the grid."""
-        return int(self.cumulative.shape[1] - 1)
-
-    def _within(self, region: IntArray | int, clipped: FloatArray) -> FloatArray:
-        """The integral from slot 0 to `clipped` (inside the horizon)."""
-        knot = np.minimum(clipped.astype(np.intp), self.slot_count - 1)
-        frac = clipped - knot
-        low = self.cumulative[region, knot]
-        high = self.cumulative[region, knot + 1]
-        return np.asarray(low + frac * (high - low), dtype=np.float64)
+        return self.slots
 
     def at(self, region: IntArray | int, position: FloatArray | float) -> FloatArray:
         """The integral from slot 0 to `position` (fractional slots), broadcast over inputs."""
-        slots = self.slot_count
+        tabulated = self.cumulative.shape[1] - 1
         where = np.asarray(position, dtype=np.float64)
-        inside = self._within(region, np.clip(where, 0.0, float(slots)))
-        past = np.maximum(where - slots, 0.0)
-        if not self.period:
-            return np.asarray(inside + past * self.tail_rate[region], dtype=np.float64)
-        period = float(self.period)
-        first = slots - self.period
-        whole = np.floor(past / period)
-        partial = (
-            self._within(region, first + (past - whole * period)) - self.cumulative[region, first]
-        )
-        per_period = self.cumulative[region, slots] - self.cumulative[region, first]
-        return np.asarray(inside + whole * per_period + partial, dtype=np.float64)
+        clipped = np.clip(where, 0.0, float(tabulated))
+        knot = np.minimum(clipped.astype(np.intp), tabulated - 1)
+        frac = clipped - knot
+        low = self.cumulative[region, knot]
+        high = self.cumulative[region, knot + 1]
+        beyond = np.maximum(where - tabulated, 0.0) * self.tail_rate[region]
+        return np.asarray(low + frac * (high - low) + beyond, dtype=np.float64)
 
     def between(
         self, region: IntArray | int, start: FloatArray | float, end: FloatArray | float
@@ -313,15 +309,15 @@ class FigureCurves:
     adjusted: CostCurve
 
     @classmethod
-    def from_grid(cls, grid: RegionGrid) -> FigureCurves:
+    def from_grid(cls, grid: RegionGrid, period_slots: int = 0) -> FigureCurves:
         """Curves for `grid`; multiply by IT kWh per slot to get the figure."""
         pue = grid.pue[:, None]
         ones = np.ones_like(grid.adjusted_jpy_per_kwh)
         return cls(
-            energy=CostCurve.from_rates(ones * pue),
-            carbon=CostCurve.from_rates(grid.carbon_g_per_kwh * pue / GRAMS_PER_KG),
-            bill=CostCurve.from_rates(grid.price_jpy_per_kwh * pue),
-            adjusted=CostCurve.from_rates(grid.unit_cost_jpy_per_it_kwh),
+            energy=CostCurve.from_rates(ones * pue, period_slots),
+            carbon=CostCurve.from_rates(grid.carbon_g_per_kwh * pue / GRAMS_PER_KG, period_slots),
+            bill=CostCurve.from_rates(grid.price_jpy_per_kwh * pue, period_slots),
+            adjusted=CostCurve.from_rates(grid.unit_cost_jpy_per_it_kwh, period_slots),
         )
 
     def window(

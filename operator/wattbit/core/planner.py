@@ -87,12 +87,12 @@ def decide(
     if not 0.0 <= start < 1.0:
         raise ValueError("now must fall within the horizon's first slot")
     grid = build_region_grid(regions, grid_horizon, policy, now)
+    # Past the forecast, each curve repeats the last day (see `CostCurve`).
+    day = round(SECONDS_PER_DAY / grid_horizon.slot_s)
     ctx = PlanContext(
         grid=grid,
-        curve=CostCurve.from_rates(
-            grid.unit_cost_jpy_per_it_kwh, period_slots=round(SECONDS_PER_DAY / grid_horizon.slot_s)
-        ),
-        curves=FigureCurves.from_grid(grid),
+        curve=CostCurve.from_rates(grid.unit_cost_jpy_per_it_kwh, day),
+        curves=FigureCurves.from_grid(grid, day),
         links=build_link_table(links, grid.names, policy),
         policy=policy,
         now=now,
