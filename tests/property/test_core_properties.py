@@ -48,7 +48,14 @@ SLOTS = 12
 HORIZON = Horizon(start=NOW - timedelta(minutes=30), slot_s=3600.0, slot_count=SLOTS)
 AMPLE_GPUS = 100_000
 
-COMPARED = {Reason.LOWEST_COST, Reason.WAITING_FOR_GREENER_WINDOW, Reason.GREENER_REGION}
+COMPARED = {
+    Reason.LOWEST_COST,
+    Reason.WAITING_FOR_GREENER_WINDOW,
+    Reason.GREENER_REGION,
+    Reason.ROOM_MADE,
+    Reason.WAITING_FOR_ROOM,
+    Reason.MAKING_ROOM,
+}
 HOLD_REASONS = set(Reason) - COMPARED - {Reason.DEADLINE_AT_RISK, Reason.SIGNALS_UNAVAILABLE}
 FORCED = {Reason.DEADLINE_AT_RISK, Reason.SIGNALS_UNAVAILABLE, Reason.REGION_DRAINING}
 """Decisions made because there is no choice: run now, or leave a region that is going away."""
