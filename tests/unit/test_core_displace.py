@@ -1,9 +1,10 @@
 """Making room (wattbit.core.displace): a running workload moves so a pending one saves more.
 
 Matrix: room made now (MakingRoom move + RoomMade start, capacity given back and taken);
-room planned for a later slot (WaitingForRoom wait, the blocker stays with a plan); no room
-when waiting for the blocker's natural end is as good, when the move costs more than the
-saving, when the blocker may not move (budget, cooldown) or its deadline would slip.
+room planned for a later slot (WaitingForRoom wait, the blocker stays with a plan); room valued
+against moving in once the blocker ends; no room when waiting for the blocker's natural end is
+as good, when the move costs more than the saving, when the blocker may not move (budget,
+cooldown) or its deadline would slip.
 """
 
 from __future__ import annotations
@@ -113,6 +114,24 @@ def test_no_room_is_made_when_waiting_for_the_natural_end_is_as_good() -> None:
     assert decided["pending"].kind is DecisionKind.WAIT
     assert decided["pending"].reason is Reason.WAITING_FOR_GREENER_WINDOW
     assert decided["pending"].region == "kansai"
+    assert decided["blocker"].kind is DecisionKind.STAY
+    assert decided["blocker"].releases is None
+
+
+def test_room_is_valued_against_moving_in_once_the_blocker_ends() -> None:
+    # The pending job cannot wait 10 h for Kansai (latest start about 5 h), but it can start
+    # in Kyushu and move into Kansai when the blocker ends: making room saves only the first
+    # 10 h, not all 20.
+    pending = workload("pending", gpus=8, hours=20.0, deadline_h=26.0)
+    decided = run(regions(full_for(10, 0, 8)), [pending, blocker(10.0)])
+    assert decided["pending"].reason is Reason.WAITING_FOR_ROOM
+    assert "and a move to kansai when blocker ends" in decided["pending"].message
+    # With a minimum saving above that smaller figure (but below the whole run's), no room.
+    policy = replace(POLICY, min_saving_jpy=200.0)
+    decided = run(regions(full_for(10, 0, 8)), [pending, blocker(10.0)], policy)
+    assert decided["pending"].kind is DecisionKind.RUN_NOW
+    assert decided["pending"].region == "kyushu"
+    assert decided["pending"].reason is Reason.LOWEST_COST
     assert decided["blocker"].kind is DecisionKind.STAY
     assert decided["blocker"].releases is None
 

@@ -5,7 +5,9 @@ pending workloads off their cheapest plan (to a dearer region or a later start).
 workload may get a better plan after all if one running workload moves out of the way: the
 pending workload's saving, less everything the move costs the moved one (its checkpoint,
 transfer, restart and redone work, and the rest of its run at the target's rates instead of
-its region's), must beat the policy's minimum saving.
+its region's), must beat the policy's minimum saving. The saving is counted against the best
+plan without room made, and one such plan is to start where placed and move in once the
+blocker ends on its own (a long run otherwise counts its whole length as the saving).
 
 The moved workload passes the same rules as any move: it is a move candidate (budget,
 cooldown, fresh signals), its target is eligible, fresh, linked and has room for the rest of
@@ -22,6 +24,7 @@ at most once per call; candidates are the pending workloads capacity cost the mo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -77,6 +80,8 @@ class _Room:
     value_jpy: float
     saving_jpy: float
     """The pending workload's saving over its plan without room made."""
+    moves_in_later: bool
+    """That plan starts where it was placed and moves into `region` once the blocker ends."""
     loss_jpy: float
     """What the move costs the moved workload (the move, and the rest of its run there)."""
     required_jpy: float
@@ -298,8 +303,42 @@ def _room_via(
             kw = mover.busy_kw * float(pue[target])
             fits[k] &= _range_min(ledger.power_headroom_kw[target], starts, ranges) >= kw - EPS
 
-    # What the move at each slot costs the blocker: the move itself, and the rest of its run
-    # at the target's rates instead of its region's.
+    loss = _blocker_loss(blocker, region, targets, options.positions, blockers=blockers, ctx=ctx)
+    later = _moving_in_later(
+        row, chosen, region, end_position, pending=pending, ledger=ledger, ctx=ctx
+    )
+    baseline = chosen.cost_jpy if later is None else min(chosen.cost_jpy, later)
+    saving = baseline - cost_here
+    required = _required(chosen, pending)
+    value = np.where(start_ok[None, :] & fits, saving[None, :] - loss - required, -np.inf)
+    k, slot = (int(v) for v in np.unravel_index(int(np.argmax(value)), value.shape))
+    if not value[k, slot] > EPS:
+        return None
+    return _Room(
+        value_jpy=float(value[k, slot]),
+        saving_jpy=float(saving[slot]),
+        moves_in_later=baseline < chosen.cost_jpy,
+        loss_jpy=float(loss[k, slot]),
+        required_jpy=required,
+        region=region,
+        slot=slot,
+        blocker=blocker,
+        target=int(targets[k]),
+    )
+
+
+def _blocker_loss(
+    blocker: int,
+    region: int,
+    targets: NDArray[np.intp],
+    positions: FloatArray,
+    *,
+    blockers: _Blockers,
+    ctx: PlanContext,
+) -> FloatArray:
+    """targets x start slots: what moving out at each slot costs the blocker: the move
+    itself, and the rest of its run at the target's rates instead of its region's."""
+    grid, tensors = ctx.grid, blockers.tensors
     move = (
         move_cost_jpy(
             idle_it_kwh=tensors.idle_it_kwh[blocker, region, targets][:, None],
@@ -314,26 +353,69 @@ def _room_via(
         )
         + tensors.fixed_jpy[blocker, region, targets][:, None]
     )
-    it_kwh = float(blockers.it_kwh[blocker])
-    there = ctx.curve.between(targets[:, None], options.positions[None, :], end_position)
-    here = ctx.curve.between(region, options.positions, end_position)
-    loss = move + (there - here[None, :]) * it_kwh
-    saving = chosen.cost_jpy - cost_here
-    required = _required(chosen, pending)
-    value = np.where(start_ok[None, :] & fits, saving[None, :] - loss - required, -np.inf)
-    k, slot = (int(v) for v in np.unravel_index(int(np.argmax(value)), value.shape))
-    if not value[k, slot] > EPS:
+    end_position = float(blockers.end_position[blocker])
+    there = ctx.curve.between(targets[:, None], positions[None, :], end_position)
+    here = ctx.curve.between(region, positions, end_position)
+    return np.asarray(move + (there - here[None, :]) * float(blockers.it_kwh[blocker]))
+
+
+def _moving_in_later(
+    row: int,
+    chosen: Option,
+    region: int,
+    freed_at: float,
+    *,
+    pending: PendingPlan,
+    ledger: CapacityLedger,
+    ctx: PlanContext,
+) -> float | None:
+    """The cost of the pending workload's plan if it moves into `region` when the blocker
+    ends on its own (at position `freed_at`); None when it cannot.
+
+    Making room is worth only what it saves over the best plan without it, and one such plan
+    is to start where placed and move in once the region frees itself. Without this, a long
+    run that could move in a few hours later counts its whole run as the saving.
+    """
+    options = pending.options
+    workload = options.batch[row]
+    source = chosen.region
+    begin = float(options.positions[chosen.first_slot])
+    end = begin + float(options.runtime[row])
+    if source == region or not begin < freed_at < end or not ctx.links.usable[source, region]:
         return None
-    return _Room(
-        value_jpy=float(value[k, slot]),
-        saving_jpy=float(saving[slot]),
-        loss_jpy=float(loss[k, slot]),
-        required_jpy=required,
-        region=region,
-        slot=slot,
-        blocker=blocker,
-        target=int(targets[k]),
+    tensors = move_tensors([workload], ctx.links, ctx.policy, ctx.now)
+    delay = float(tensors.delay_s[0, source, region]) / ctx.horizon.slot_s
+    fixed = float(tensors.fixed_jpy[0, source, region])
+    if not math.isfinite(fixed) or begin + delay > float(options.latest[row]) + EPS:
+        return None
+    slots = ctx.grid.unit_cost_jpy_per_it_kwh.shape[1]
+    at_slot = min(int(freed_at), slots - 1)
+    power_kw = workload.busy_kw * float(ctx.grid.pue[region])
+    # Past the horizon the ledger knows nothing more; the blocker's GPUs are back by then.
+    if freed_at < slots and not ledger.fits_range(
+        region, at_slot, ctx.end_slot(end + delay), float(workload.gpus), power_kw
+    ):
+        return None
+    grid = ctx.grid
+    move = float(
+        move_cost_jpy(
+            idle_it_kwh=tensors.idle_it_kwh[0, source, region],
+            redo_it_kwh=tensors.redo_it_kwh[0, source, region],
+            shift_it_kwh=tensors.shift_it_kwh[0, source, region],
+            network_kwh=tensors.network_kwh[0, source, region],
+            gpu_hours=0.0,
+            unit_now_jpy_per_it_kwh=grid.unit_cost_jpy_per_it_kwh[region, at_slot],
+            unit_end_jpy_per_it_kwh=end_unit_rates(np.array([end]), ctx)[0, region],
+            adjusted_now_jpy_per_kwh=grid.adjusted_jpy_per_kwh[region, at_slot],
+            gpu_hour_value_jpy=0.0,
+        )
     )
+    it_kwh = float(options.it_kwh[row])
+    # The chosen plan's cost (waiting charge included) with its tail after `freed_at` run in
+    # `region` instead of `source`.
+    stays = float(ctx.curve.between(source, freed_at, end))
+    moved = float(ctx.curve.between(region, freed_at, end))
+    return chosen.cost_jpy + (moved - stays) * it_kwh + move + fixed
 
 
 def _apply(
@@ -374,8 +456,11 @@ def _apply(
     )
     name, target_name = grid.names[region], grid.names[target]
     planned = start_decisions(options, [(row, option)], ctx)[0]
+    plan_there = f"its plan in {grid.names[chosen.region]}" + (
+        f" and a move to {name} when {mover.workload_id} ends" if room.moves_in_later else ""
+    )
     why = (
-        f"{money(room.saving_jpy)} less than its plan in {grid.names[chosen.region]}; "
+        f"{money(room.saving_jpy)} less than {plan_there}; "
         f"the move costs {mover.workload_id} {money(room.loss_jpy)} "
         f"(net {money(room.saving_jpy - room.loss_jpy)}, minimum {money(room.required_jpy)})"
     )
