@@ -426,6 +426,33 @@ def test_an_unavailable_region_is_drained_even_to_a_dearer_one() -> None:
     assert decision.region == "kansai"
 
 
+def test_drains_fit_the_biggest_first_whatever_the_drained_regions_signals() -> None:
+    # Kansai has room for one of the two; which one must not hang on Tokyo's (stale)
+    # signals, which set the staying cost.
+    items = [
+        workload("small", gpus=8, running_in="tokyo"),
+        workload("big", gpus=16, running_in="tokyo"),
+    ]
+    for tokyo_price in (1.0, 40.0):
+        regions = [
+            make_region("tokyo").price(tokyo_price).stale().unavailable(),
+            make_region("kansai").free(16),
+        ]
+        decisions = {
+            str(d.workload_id): d
+            for d in decide(
+                regions=[r.build() for r in regions],
+                workloads=items,
+                policy=POLICY,
+                now=NOW,
+                links=(link("tokyo", "kansai"),),
+                horizon=HORIZON,
+            )
+        }
+        assert (decisions["big"].kind, decisions["big"].region) == (DecisionKind.MOVE, "kansai")
+        assert decisions["small"].reason is Reason.INSUFFICIENT_CAPACITY
+
+
 def test_draining_without_a_link_explains_itself() -> None:
     regions = [make_region("tokyo").unavailable(), make_region("kansai")]
     decision = one(regions, running(), links=())

@@ -201,7 +201,13 @@ def assign_moves(
     rows = [row for row in range(len(moves.indices)) if bool(moves.drain[row]) == drains_only]
     saving = moves.stay_cost_jpy[:, None] - moves.plan_cost_jpy
     best_saving = np.where(moves.survivors, saving, -np.inf).max(axis=1)
-    rows.sort(key=lambda row: (-best_saving[row], row))
+    if drains_only:
+        # Everyone must leave; the staying cost is moot (and unknown when the drained region
+        # is stale, whose signals must never change a decision). Biggest first, so the most
+        # fit (first-fit decreasing).
+        rows.sort(key=lambda row: (-workloads[moves.indices[row]].gpus, row))
+    else:
+        rows.sort(key=lambda row: (-best_saving[row], row))
     picks: list[tuple[int, Option]] = []
     for row in rows:
         index = moves.indices[row]
