@@ -54,6 +54,7 @@ COMPARED = {
     Reason.GREENER_REGION,
     Reason.ROOM_MADE,
     Reason.WAITING_FOR_ROOM,
+    Reason.GAVE_WAY,
     Reason.MAKING_ROOM,
 }
 HOLD_REASONS = set(Reason) - COMPARED - {Reason.DEADLINE_AT_RISK, Reason.SIGNALS_UNAVAILABLE}

@@ -196,6 +196,13 @@ def build_figures(
     )
 
 
+def change_minimum_jpy(cost_jpy: float, policy: Policy) -> float:
+    """The saving any change of a pending workload's plan must show (waits, making room,
+    giving way): the policy's minimum, with the forecast's uncertainty on top."""
+    share = policy.min_saving_fraction + policy.forecast_uncertainty_fraction
+    return max(policy.min_saving_jpy, share * abs(cost_jpy))
+
+
 def money(value_jpy: float) -> str:
     return f"{value_jpy:,.0f} JPY"
 

@@ -32,7 +32,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.core.assignment import CapacityLedger, Option
-from wattbit.core.context import EPS, PlanContext, build_figures, money, windows
+from wattbit.core.context import (
+    EPS,
+    PlanContext,
+    build_figures,
+    change_minimum_jpy,
+    money,
+    windows,
+)
 from wattbit.core.cost import FloatArray, move_cost, move_cost_jpy
 from wattbit.core.migration import MoveTensors, move_tensors
 from wattbit.core.model import (
@@ -161,9 +168,7 @@ def _candidates(pending: PendingPlan) -> list[tuple[int, Option]]:
 
 def _required(chosen: Option, pending: PendingPlan) -> float:
     """The saving making room must show: the policy's minimum, as for any change of plan."""
-    policy = pending.policy
-    share = policy.min_saving_fraction + policy.forecast_uncertainty_fraction
-    return max(policy.min_saving_jpy, share * abs(chosen.cost_jpy))
+    return change_minimum_jpy(chosen.cost_jpy, pending.policy)
 
 
 def _pairs(

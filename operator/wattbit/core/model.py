@@ -61,6 +61,9 @@ class Reason(StrEnum):
     """Wait: a running workload will move out of `region` at the planned start to make room."""
     ROOM_MADE = "RoomMade"
     """Run now: a running workload moves out of `region` now to make room for this one."""
+    GAVE_WAY = "GaveWay"
+    """Run now or wait: the cheaper plan gave way to a running workload that moves there and
+    saves more than this plan costs extra."""
     DEADLINE_AT_RISK = "DeadlineAtRisk"
     """Run now, carbon-agnostic: waiting or choosing would risk the deadline."""
     SIGNALS_UNAVAILABLE = "SignalsUnavailable"

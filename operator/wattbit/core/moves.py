@@ -241,6 +241,17 @@ def assign_moves(
             continue
         ledger.reserve(picked)
         picks.append((row, picked))
+    write_moves(workloads, moves, picks, decisions, ctx)
+
+
+def write_moves(
+    workloads: Sequence[WorkloadSnapshot],
+    moves: MoveTargets,
+    picks: list[tuple[int, Option]],
+    decisions: list[Decision | None],
+    ctx: PlanContext,
+) -> None:
+    """The Move decision of each (row, option) picked, figures and itemised cost included."""
     if not picks:
         return
     # Figures of every move at once: the rest of the run there, and where it is now.

@@ -11,7 +11,10 @@ workload, in the order given. It orchestrates:
    capacity, greedily or exactly with HiGHS (`wattbit.core.starts`);
 4. running workloads: move targets filtered by the ordered target checks, valued one way or
    as a round trip, and assigned under what capacity is left (`wattbit.core.moves`);
-5. making room: a pending workload that capacity pushed off its cheapest plan gets it after
+5. giving way: a running workload that capacity kept from moving moves after all when the
+   pending plan in its way can take its next plan for less than the move saves
+   (`wattbit.core.giveway`);
+6. making room: a pending workload that capacity pushed off its cheapest plan gets it after
    all when moving one staying workload out of the way saves more than the move costs, now
    or at a planned slot (`wattbit.core.displace`).
 
@@ -35,6 +38,7 @@ from wattbit.core.assignment import CapacityLedger
 from wattbit.core.context import EPS, PlanContext, fill_stay_figures, hold, stay
 from wattbit.core.cost import CostCurve, FigureCurves, build_region_grid
 from wattbit.core.displace import make_room
+from wattbit.core.giveway import give_way
 from wattbit.core.migration import build_link_table
 from wattbit.core.model import (
     SECONDS_PER_DAY,
@@ -121,6 +125,14 @@ def decide(
         ctx=ctx,
     )
     assign_moves(workloads, moves, ledger, decisions, ctx, drains_only=False)
+    give_way(
+        workloads=workloads,
+        moves=moves,
+        pending=pending,
+        ledger=ledger,
+        decisions=decisions,
+        ctx=ctx,
+    )
     make_room(
         workloads=workloads,
         pending=pending,
