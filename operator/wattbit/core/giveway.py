@@ -12,7 +12,7 @@ out for a pending one; here a pending one steps aside for a running one.
 
 WARNING: pure; no clock, no I/O. One pending plan gives way per move, and a plan that gave
 way once in a call is not asked again; the running workloads capacity blocked are tried the
-largest saving first.
+largest saving first, a bounded number of them (`MAX_MOVERS` and the limits beside it).
 """
 
 from __future__ import annotations
@@ -45,6 +45,15 @@ class _GiveWay:
     required_jpy: float
 
 
+MAX_MOVERS = 32
+"""Running workloads capacity blocked that are tried per call, the largest saving first."""
+TARGETS_PER_MOVER = 2
+"""Target regions tried per running workload, among those where a pending plan is in the way."""
+PLANS_PER_TARGET = 4
+"""Pending plans in the way tried per target region (these three bound the pass's time in a
+large, tight reconcile)."""
+
+
 def give_way(
     *,
     workloads: Sequence[WorkloadSnapshot],
@@ -66,14 +75,23 @@ def give_way(
         and decision.kind is DecisionKind.STAY
         and decision.reason is Reason.INSUFFICIENT_CAPACITY
     ]
+    if not blocked:
+        return
     best = np.where(moves.survivors, saving, -np.inf).max(axis=1, initial=-np.inf)
     blocked.sort(key=lambda row: (-best[row], row))
+    by_region: dict[int, list[int]] = {}
+    for placed_at, (_, held) in enumerate(pending.placed):
+        by_region.setdefault(held.region, []).append(placed_at)
     yielded: set[int] = set()
     picks: list[tuple[int, Option]] = []
-    for row in blocked:
+    for row in blocked[:MAX_MOVERS]:
         workload = workloads[moves.indices[row]]
         targets = np.flatnonzero(moves.survivors[row] & (saving[row] > 0))
-        for region in targets[np.argsort(-saving[row, targets], kind="stable")].tolist():
+        ranked = targets[np.argsort(-saving[row, targets], kind="stable")]
+        tried = 0
+        for region in ranked.tolist():
+            if tried == TARGETS_PER_MOVER:
+                break
             move = Option(
                 workload=row,
                 region=region,
@@ -83,10 +101,23 @@ def give_way(
                 power_kw=workload.busy_kw * float(ctx.grid.pue[region]),
                 cost_jpy=float(moves.plan_cost_jpy[row, region]),
             )
-            found = _yielding_plan(move, float(saving[row, region]), pending, yielded, ledger)
+            in_the_way = [
+                placed_at
+                for placed_at in by_region.get(region, ())
+                if pending.placed[placed_at][0] not in yielded
+                and pending.placed[placed_at][1].first_slot < move.end_slot
+            ]
+            if not in_the_way:
+                continue  # something else fills it: nothing here can give way
+            tried += 1
+            found = _yielding_plan(
+                move, float(saving[row, region]), in_the_way[:PLANS_PER_TARGET], pending, ledger
+            )
             if found is None:
                 continue
             _apply(found, workload, pending, decisions, ctx)
+            by_region[region].remove(found.placed_at)
+            by_region.setdefault(found.instead.region, []).append(found.placed_at)
             yielded.add(pending.placed[found.placed_at][0])
             picks.append((row, move))
             break
@@ -96,28 +127,23 @@ def give_way(
 def _yielding_plan(
     move: Option,
     saving_jpy: float,
+    in_the_way: list[int],
     pending: PendingPlan,
-    yielded: set[int],
     ledger: CapacityLedger,
 ) -> _GiveWay | None:
-    """The first pending plan in the move's way whose next plan costs less extra than the
-    move saves, by the minimum; the ledger is left booked for it (or untouched if none)."""
+    """The first pending plan of `in_the_way` (indices into `pending.placed`) whose next plan
+    costs less extra than the move saves, by the minimum; the ledger is left booked for it
+    (or untouched if none)."""
     options = pending.options
-    for placed_at, (row, held) in enumerate(pending.placed):
-        in_the_way = (
-            held.region == move.region
-            and held.first_slot < move.end_slot
-            and move.first_slot < held.end_slot
-        )
-        if not in_the_way or row in yielded:
-            continue
+    for placed_at in in_the_way:
+        row, held = pending.placed[placed_at]
         ledger.release(held)
         if not ledger.fits(move):
             ledger.reserve(held)
             continue
         ledger.reserve(move)
-        cheapest_first = np.argsort(options.cost[row], kind="stable")
-        instead = options.first_fit(row, cheapest_first, ledger)
+        # Its short list: the cheapest options, then each region's best and starting now.
+        instead = options.first_fit(row, options.short_index[row], ledger)
         extra = np.inf if instead is None else instead.cost_jpy - held.cost_jpy
         required = change_minimum_jpy(held.cost_jpy, pending.policy)
         if instead is not None and saving_jpy - extra > required:
