@@ -25,6 +25,7 @@ from tests.unit.test_core_planner import (
 from wattbit.core.model import (
     Decision,
     DecisionKind,
+    LinkSnapshot,
     Policy,
     Reason,
     WorkloadSnapshot,
@@ -50,14 +51,18 @@ def blocker(hours: float, **changes: object) -> WorkloadSnapshot:
 
 
 def run(
-    builders: list[RegionBuilder], items: list[WorkloadSnapshot], policy: Policy = POLICY
+    builders: list[RegionBuilder],
+    items: list[WorkloadSnapshot],
+    policy: Policy = POLICY,
+    links: tuple[LinkSnapshot, ...] = LINKS,
 ) -> dict[str, Decision]:
+    """Decide for `items`; the decisions by workload id."""
     decisions = decide(
         regions=[r.build() for r in builders],
         workloads=items,
         policy=policy,
         now=NOW,
-        links=LINKS,
+        links=links,
         horizon=HORIZON,
     )
     return {str(d.workload_id): d for d in decisions}

@@ -7,17 +7,9 @@ its room when the extra is larger; a drain is never the beneficiary (drains go f
 
 from __future__ import annotations
 
-from tests.unit.test_core_planner import (
-    HORIZON,
-    NOW,
-    POLICY,
-    RegionBuilder,
-    link,
-    make_region,
-    workload,
-)
+from tests.unit.test_core_displace import run
+from tests.unit.test_core_planner import RegionBuilder, link, make_region, workload
 from wattbit.core.model import Decision, DecisionKind, Reason, WorkloadSnapshot
-from wattbit.core.planner import decide
 
 # No Tokyo-Kyushu link: the running workload can leave Tokyo only for Kansai.
 LINKS = (link("tokyo", "kansai"), link("kansai", "kyushu"))
@@ -33,15 +25,7 @@ def regions(kyushu_carbon: float) -> list[RegionBuilder]:
 
 
 def decided(builders: list[RegionBuilder], items: list[WorkloadSnapshot]) -> dict[str, Decision]:
-    decisions = decide(
-        regions=[r.build() for r in builders],
-        workloads=items,
-        policy=POLICY,
-        now=NOW,
-        links=LINKS,
-        horizon=HORIZON,
-    )
-    return {str(d.workload_id): d for d in decisions}
+    return run(builders, items, links=LINKS)
 
 
 def jobs(running_hours: float = 20.0) -> list[WorkloadSnapshot]:
