@@ -390,8 +390,7 @@ def _moving_in_later(
         return None
     tensors = move_tensors([workload], ctx.links, ctx.policy, ctx.now)
     delay = float(tensors.delay_s[0, source, region]) / ctx.horizon.slot_s
-    fixed = float(tensors.fixed_jpy[0, source, region])
-    if not math.isfinite(fixed) or begin + delay > float(options.latest[row]) + EPS:
+    if begin + delay > float(options.latest[row]) + EPS:
         return None
     slots = ctx.grid.unit_cost_jpy_per_it_kwh.shape[1]
     at_slot = min(int(freed_at), slots - 1)
@@ -401,26 +400,16 @@ def _moving_in_later(
         region, at_slot, ctx.end_slot(end + delay), float(workload.gpus), power_kw
     ):
         return None
-    grid = ctx.grid
-    move = float(
-        move_cost_jpy(
-            idle_it_kwh=tensors.idle_it_kwh[0, source, region],
-            redo_it_kwh=tensors.redo_it_kwh[0, source, region],
-            shift_it_kwh=tensors.shift_it_kwh[0, source, region],
-            network_kwh=tensors.network_kwh[0, source, region],
-            gpu_hours=0.0,
-            unit_now_jpy_per_it_kwh=grid.unit_cost_jpy_per_it_kwh[region, at_slot],
-            unit_end_jpy_per_it_kwh=end_unit_rates(np.array([end]), ctx)[0, region],
-            adjusted_now_jpy_per_kwh=grid.adjusted_jpy_per_kwh[region, at_slot],
-            gpu_hour_value_jpy=0.0,
-        )
-    )
+    end_unit = end_unit_rates(np.array([end]), ctx)
+    move = float(tensors.priced(ctx.grid, at_slot, end_unit)[0, source, region])
+    if not math.isfinite(move):
+        return None
     it_kwh = float(options.it_kwh[row])
     # The chosen plan's cost (waiting charge included) with its tail after `freed_at` run in
     # `region` instead of `source`.
     stays = float(ctx.curve.between(source, freed_at, end))
     moved = float(ctx.curve.between(region, freed_at, end))
-    return chosen.cost_jpy + (moved - stays) * it_kwh + move + fixed
+    return chosen.cost_jpy + (moved - stays) * it_kwh + move
 
 
 def _apply(

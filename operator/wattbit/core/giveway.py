@@ -35,7 +35,6 @@ class _GiveWay:
 
     placed_at: int
     """Index into `PendingPlan.placed`."""
-    move: Option
     instead: Option
     """The pending workload's next plan."""
     saving_jpy: float
@@ -149,7 +148,6 @@ def _yielding_plan(
         if instead is not None and saving_jpy - extra > required:
             return _GiveWay(
                 placed_at=placed_at,
-                move=move,
                 instead=instead,
                 saving_jpy=saving_jpy,
                 extra_jpy=extra,

@@ -403,9 +403,10 @@ class _Solver:
     # ------------------------------------------------------------ pricing
 
     def price(
-        self, job_index: int, slot_price: FloatArray, convexity_dual: float
+        self, job_index: int, slot_price: FloatArray
     ) -> list[tuple[float, int, tuple[int, ...]]]:
-        """Exact pricing: the job's cheapest plans under the duals (reduced cost, start, path).
+        """Exact pricing: the job's cheapest plans under capacity prices (cost plus the
+        capacity it holds at those prices, start, path).
 
         `slot_price` (3 x regions x slots) is the capacity price of a GPU, of a GPU-side kW
         and of a big job's place, in each region and slot.
@@ -461,11 +462,11 @@ class _Solver:
                 slot_h=instance.slot_h,
             )
             total[:, :, moves] += (held + tail).T
-        reduced = (total - convexity_dual).reshape(-1)
+        priced = total.reshape(-1)
         found: list[tuple[float, int, tuple[int, ...]]] = []
-        for flat_index in np.argsort(reduced, kind="stable")[:_COLUMNS_PER_PRICING]:
-            rc = float(reduced[flat_index])
-            if not math.isfinite(rc):
+        for flat_index in np.argsort(priced, kind="stable")[:_COLUMNS_PER_PRICING]:
+            plan_cost = float(priced[flat_index])
+            if not math.isfinite(plan_cost):
                 break
             start_row, region, level = (
                 int(v) for v in np.unravel_index(int(flat_index), total.shape)
@@ -479,7 +480,7 @@ class _Solver:
                     level -= 1
                 path.append(current)
             path.reverse()
-            found.append((rc, int(starts[start_row]), tuple(path)))
+            found.append((plan_cost, int(starts[start_row]), tuple(path)))
         return found
 
 
@@ -542,7 +543,7 @@ def _price_all(solver: _Solver, row_price: FloatArray, penalty: FloatArray) -> _
     bound = -float(row_price @ solver.limit)
     plans: list[list[tuple[int, tuple[int, ...]]]] = []
     for index in range(len(solver.instance.jobs)):
-        found = solver.price(index, slot_price, 0.0)
+        found = solver.price(index, slot_price)
         bound += min([float(penalty[index]), *(total for total, _, _ in found)])
         plans.append([(start, path) for _, start, path in found])
     return _Pricing(bound=bound, plans=plans)
@@ -640,9 +641,10 @@ def solve_optimum(
                 break
         value = float(result.fun)
         if added == 0 or value - lower_bound <= _BOUND_TOL * max(1.0, abs(value)):
-            # No column prices out at the master's duals: the LP optimum is itself a bound.
             converged = True
-            lower_bound = max(lower_bound, value) if added == 0 else lower_bound
+            if added == 0:
+                # No column prices out at the master's duals: the LP optimum is a bound.
+                lower_bound = max(lower_bound, value)
             break
 
     runs, objective, message = _integer_stage(solver, penalty, time_limit_s)
