@@ -40,6 +40,25 @@ ANNOTATION_DEADLINE: Final = "wattbit.io/deadline"
 ANNOTATION_CHECKPOINT_SIZE: Final = "wattbit.io/checkpoint-size"
 """Workload hint: checkpoint size as a Kubernetes quantity, e.g. ``"40Gi"``."""
 
+ANNOTATION_CHECKPOINT_DURATION: Final = "wattbit.io/checkpoint-duration"
+"""Workload hint: time the trainer needs to write a checkpoint, e.g. ``"90s"``; when unset it is
+estimated from the checkpoint size and the policy's write speed."""
+
+ANNOTATION_CHECKPOINT_REQUESTED_AT: Final = "wattbit.io/checkpoint-requested-at"
+"""Set by the operator on a moving workload's pods: RFC 3339 time a checkpoint was asked for
+(the trainer sees it through a downward-API volume; docs/checkpoint-protocol.md)."""
+
+ANNOTATION_CHECKPOINT_DEADLINE: Final = "wattbit.io/checkpoint-deadline"
+"""Set by the operator with the request: RFC 3339 time after which the workload is suspended
+(its pods get SIGTERM and their grace period) whether or not the trainer acknowledged."""
+
+ANNOTATION_CHECKPOINT_ACKNOWLEDGED_AT: Final = "wattbit.io/checkpoint-acknowledged-at"
+"""Set by the trainer on its own pod: RFC 3339 time its checkpoint became durable. An
+acknowledgement at or after the request lets the move proceed before the deadline."""
+
+ANNOTATION_QUEUE_NAME: Final = "kueue.x-k8s.io/queue-name"
+"""Kueue's opt-in label: such a workload is Kueue's to suspend and resume, never wattbit's."""
+
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 """Extended resource counted as GPUs."""
 
