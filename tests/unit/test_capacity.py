@@ -2,8 +2,9 @@
 
 Covers: allocatable GPUs on ready, schedulable nodes only; bound pods count in
 their node's region; released but unbound pods count in their annotated region;
-gated and terminal pods do not count; reservations count until the workload's
-pods appear.
+gated and terminal pods do not count; a pod whose GPU quantity cannot be read
+counts as none rather than failing the count; reservations count until the
+workload's pods appear.
 """
 
 from __future__ import annotations
@@ -100,3 +101,10 @@ def test_bare_pod_reservation_ends_once_its_gate_is_gone() -> None:
         6,
     )
     assert count([pod(2, region="tokyo", uid="pod-1")], reservations)["tokyo"] == (8, 2, 6)
+
+
+def test_unreadable_gpu_quantity_counts_as_none() -> None:
+    bad = pod(2, node_name="t1")
+    bad["spec"]["containers"][0]["resources"]["limits"][names.GPU_RESOURCE] = "lots"
+    assert pod_gpus(bad) is None
+    assert count([bad, pod(2, node_name="t1")])["tokyo"] == (8, 2, 6)

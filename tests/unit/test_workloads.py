@@ -14,11 +14,10 @@ import pytest
 
 from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names
+from wattbit.k8s.hints import gpus_per_pod, parse_duration_seconds
 from wattbit.k8s.workloads import (
     WorkloadDefaults,
-    gpus_per_pod,
     job_pod_count,
-    parse_duration_seconds,
     with_region_affinity,
     workload_demand,
 )
@@ -29,13 +28,13 @@ REGION = names.REGION_LABEL
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90m", 5400), ("2h30m", 9000), ("45s", 45), ("3600", 3600), ("1.5h", 5400)],
+    [("90m", 5400), ("2h30m", 9000), ("45s", 45), ("3600", 3600), ("1.5h", 5400), ("5d", 432000)],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration_seconds(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "soon", "5d", "10m5", "0", "-5m"])
+@pytest.mark.parametrize("text", ["", "soon", "5w", "10m5", "0", "-5m"])
 def test_bad_durations_are_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration_seconds(text)

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names
-from wattbit.k8s.workloads import gpus_per_pod
+from wattbit.k8s.hints import gpus_per_pod
 
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
@@ -67,7 +68,12 @@ def pod_gpus(body: Mapping[str, Any]) -> PodGpus | None:
     if body.get("status", {}).get("phase") in TERMINAL_PHASES:
         return None
     spec = body.get("spec", {})
-    gpus = gpus_per_pod(spec)
+    try:
+        gpus = gpus_per_pod(spec)
+    except InvalidWorkloadError:
+        # Counting goes on for the other pods: the API server admits only whole GPU
+        # quantities, so a value we cannot read is a malformed body; it counts as none.
+        gpus = 0
     if gpus == 0:
         return None
     metadata = body.get("metadata", {})

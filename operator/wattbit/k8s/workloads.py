@@ -8,7 +8,6 @@ scheduling gate). Nothing here decides anything.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,12 +17,10 @@ from kubernetes import client
 from wattbit.core.placement import WorkloadDemand
 from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names
+from wattbit.k8s.hints import gpus_per_pod, parse_duration_seconds
 
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT_SECONDS = 10.0
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
-_SECONDS_PER_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,36 +29,6 @@ class WorkloadDefaults:
 
     gpu_power_watts: int
     expected_duration_seconds: int
-
-
-def parse_duration_seconds(text: str) -> float:
-    """Parse ``"2h30m"``, ``"90m"``, ``"45s"`` or plain seconds (``"3600"``)."""
-    stripped = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", stripped):
-        seconds = float(stripped)
-    else:
-        parts = _DURATION_PART.findall(stripped)
-        if not parts or "".join(n + u for n, u in parts) != stripped:
-            raise ValueError(f"not a duration: {text!r} (use e.g. 90m, 2h30m or 3600s)")
-        seconds = sum(float(n) * _SECONDS_PER_UNIT[u] for n, u in parts)
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
-    return seconds
-
-
-def gpus_per_pod(pod_spec: Mapping[str, Any]) -> int:
-    """GPUs one pod asks for: the sum over containers, or the largest init container."""
-
-    def gpus(container: Mapping[str, Any]) -> int:
-        resources = container.get("resources") or {}
-        value = (resources.get("limits") or {}).get(names.GPU_RESOURCE) or (
-            resources.get("requests") or {}
-        ).get(names.GPU_RESOURCE)
-        return int(value) if value is not None else 0
-
-    regular = sum(gpus(c) for c in pod_spec.get("containers") or [])
-    init = max((gpus(c) for c in pod_spec.get("initContainers") or []), default=0)
-    return max(regular, init)
 
 
 def workload_demand(
