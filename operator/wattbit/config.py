@@ -67,6 +67,14 @@ class OperatorConfig(BaseModel):
     default_carbon_price_jpy_per_tonne: int = Field(default=10_000, ge=0)
     """Internal carbon price when no PlacementPolicy applies (JPY per tonne CO2)."""
 
+    reconcile_period_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """The reconcile loop runs at least this often, besides on signal and workload changes:
+    planned starts, checkpoint deadlines and forecasts advancing are picked up within it."""
+
+    reconcile_debounce_seconds: float = Field(default=1.0, ge=0, le=60)
+    """After a change, wait this long for more before a pass, so a burst of events (a
+    PowerSignal update, a hundred Jobs applied at once) costs one pass."""
+
     metrics_listen_address: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus in-cluster
     """Address the /metrics endpoint binds to."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 NAMESPACE: Final = "wattbit"
 
@@ -58,3 +58,39 @@ provider_errors_total = Counter(
 def serve(address: str, port: int) -> None:
     """Expose /metrics on ``address:port`` in a background thread."""
     start_http_server(port, addr=address)
+
+
+reconcile_seconds = Histogram(
+    "reconcile_duration_seconds",
+    "Time of one reconcile pass: snapshot, decide, act, record.",
+    namespace=NAMESPACE,
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+decide_seconds = Histogram(
+    "decide_duration_seconds",
+    "Time the decision core takes for all workloads of one reconcile pass.",
+    namespace=NAMESPACE,
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+moves_total = Counter(
+    "moves_total",
+    "Moves of running workloads, by outcome (started, completed, abandoned).",
+    ["outcome"],
+    namespace=NAMESPACE,
+)
+
+workloads_released_total = Counter(
+    "workloads_released_total",
+    "Held workloads released into a region.",
+    ["region"],
+    namespace=NAMESPACE,
+)
+
+workloads_managed = Gauge(
+    "workloads_managed",
+    "Deferrable workloads by stage (Pending, Running, Moving, ...) at the last pass.",
+    ["stage"],
+    namespace=NAMESPACE,
+)

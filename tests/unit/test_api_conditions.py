@@ -72,13 +72,13 @@ def test_other_conditions_and_order_untouched() -> None:
 
 def test_wire_form_is_metav1() -> None:
     condition = set_condition(
-        [], Condition(type=READY, status=ConditionStatus.TRUE, reason=Reason.RECONCILED), T0
+        [], Condition(type=READY, status=ConditionStatus.TRUE, reason=Reason.READY), T0
     )[0]
     condition.observed_generation = 3
     assert condition.to_wire() == {
         "type": "Ready",
         "status": "True",
-        "reason": "Reconciled",
+        "reason": "Ready",
         "message": "",
         "observedGeneration": 3,
         "lastTransitionTime": "2026-04-01T03:00:00Z",

@@ -142,6 +142,10 @@ POLICY: dict[str, Any] = {
         "cooldownMinutes": 30,
         "maxMovesPerWorkload": 2,
         "safetyMarginMinutes": 45,
+        "checkpointNoticeSeconds": 120,
+        "maxSuspendedMinutes": 20,
+        "maxPlacementFailures": 2,
+        "maxMovesInFlight": 4,
         "maxLinkLatencyMicroseconds": 20000,
         "allowedRegions": ["kyushu", "hokkaido"],
         "workloadSelector": {
@@ -202,6 +206,7 @@ WORKLOAD_PLACEMENT: dict[str, Any] = {
             }
         ],
         "moves": 1,
+        "placementFailures": 0,
         "lastMoveAt": T0,
         "totals": {"energyKwh": 7.0, "carbonKg": 0.8, "costJpy": 0.1},
         "baseline": {"region": "tokyo", "energyKwh": 7.0, "carbonKg": 3.2, "costJpy": 98.0},

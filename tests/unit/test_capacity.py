@@ -3,8 +3,8 @@
 Covers: allocatable GPUs on ready, schedulable nodes only; bound pods count in
 their node's region; released but unbound pods count in their annotated region;
 gated and terminal pods do not count; a pod whose GPU quantity cannot be read
-counts as none rather than failing the count; reservations count until the
-workload's pods appear.
+counts as none rather than failing the count. (Decisions count capacity from the
+reconcile loop's snapshot: tests/unit/test_snapshots.py.)
 """
 
 from __future__ import annotations
@@ -63,11 +63,9 @@ NODES = [
 ]
 
 
-def count(
-    pods: list[dict[str, Any]], reservations: dict[str, tuple[str, int]] | None = None
-) -> dict[str, tuple[int, int, int]]:
+def count(pods: list[dict[str, Any]]) -> dict[str, tuple[int, int, int]]:
     usage = [u for u in (pod_gpus(p) for p in pods) if u is not None]
-    result = region_gpus(SELECTORS, [node_gpus(n) for n in NODES], usage, reservations)
+    result = region_gpus(SELECTORS, [node_gpus(n) for n in NODES], usage)
     return {r: (c.total, c.allocated, c.free) for r, c in result.items()}
 
 
@@ -84,23 +82,6 @@ def test_bound_and_released_pods_count_gated_and_finished_do_not() -> None:
         pod(0, node_name="k1"),
     ]
     assert count(pods) == {"tokyo": (8, 2, 6), "kyushu": (8, 3, 5)}
-
-
-def test_reservation_counts_until_the_workload_has_pods() -> None:
-    reservations = {"job-1": ("kyushu", 6)}
-    assert count([], reservations)["kyushu"] == (8, 6, 2)
-    with_pods = [pod(6, region="kyushu", owner="job-1")]
-    assert count(with_pods, reservations)["kyushu"] == (8, 6, 2)
-
-
-def test_bare_pod_reservation_ends_once_its_gate_is_gone() -> None:
-    reservations = {"pod-1": ("tokyo", 2)}
-    assert count([pod(2, region="tokyo", gated=True, uid="pod-1")], reservations)["tokyo"] == (
-        8,
-        2,
-        6,
-    )
-    assert count([pod(2, region="tokyo", uid="pod-1")], reservations)["tokyo"] == (8, 2, 6)
 
 
 def test_unreadable_gpu_quantity_counts_as_none() -> None:

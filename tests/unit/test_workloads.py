@@ -1,9 +1,8 @@
 """Reading workload hints and writing region affinity (wattbit.k8s.workloads).
 
 Covers: duration formats and errors; GPU counting across containers and init
-containers; Job parallelism vs completions; demand from annotations and
-defaults, invalid power; affinity merge keeps user terms, replaces an earlier
-region, and creates affinity when absent.
+containers; Job parallelism vs completions (hints themselves: test_hints.py); affinity
+merge keeps user terms, replaces an earlier region, and creates affinity when absent.
 """
 
 from __future__ import annotations
@@ -12,17 +11,11 @@ from typing import Any
 
 import pytest
 
-from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names
 from wattbit.k8s.hints import gpus_per_pod, parse_duration_seconds
-from wattbit.k8s.workloads import (
-    WorkloadDefaults,
-    job_pod_count,
-    with_region_affinity,
-    workload_demand,
-)
+from wattbit.k8s.objects import job_pod_count
+from wattbit.k8s.workloads import with_region_affinity
 
-DEFAULTS = WorkloadDefaults(gpu_power_watts=700, expected_duration_seconds=3600)
 REGION = names.REGION_LABEL
 
 
@@ -57,37 +50,6 @@ def test_job_pod_count() -> None:
     assert job_pod_count({}) == 1
     assert job_pod_count({"parallelism": 4}) == 4
     assert job_pod_count({"parallelism": 4, "completions": 2}) == 2
-
-
-def test_demand_from_hints_and_defaults() -> None:
-    spec = {"containers": [gpu_container(2)]}
-    hinted = workload_demand(
-        pod_spec=spec,
-        pods=2,
-        defaults=DEFAULTS,
-        annotations={
-            names.ANNOTATION_EXPECTED_DURATION: "30m",
-            names.ANNOTATION_GPU_POWER_WATTS: "400",
-        },
-    )
-    assert (hinted.gpus, hinted.power_kw_per_gpu, hinted.expected_duration_hours) == (4, 0.4, 0.5)
-    default = workload_demand(pod_spec=spec, pods=1, annotations={}, defaults=DEFAULTS)
-    assert (default.power_kw_per_gpu, default.expected_duration_hours) == (0.7, 1.0)
-
-
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        (names.ANNOTATION_GPU_POWER_WATTS, "lots"),
-        (names.ANNOTATION_GPU_POWER_WATTS, "0"),
-        (names.ANNOTATION_EXPECTED_DURATION, "forever"),
-    ],
-)
-def test_invalid_hints_raise_with_a_reason(key: str, value: str) -> None:
-    with pytest.raises(InvalidWorkloadError) as caught:
-        workload_demand(pod_spec={}, pods=1, annotations={key: value}, defaults=DEFAULTS)
-    assert caught.value.reason.startswith("Invalid")
-    assert value in caught.value.message
 
 
 def test_affinity_is_created_when_absent() -> None:

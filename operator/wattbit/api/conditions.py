@@ -1,8 +1,8 @@
 """Status conditions: the ``metav1.Condition`` model, condition types and shared reasons.
 
-Reasons are CamelCase constants shared by conditions, Events and metric labels, so a
-``kubectl describe`` line, an Event and a Prometheus series say the same word. The decision
-core has its own plain-string reasons (it may not import pydantic); these values must match.
+Reasons are the decision core's ``Reason`` (one vocabulary), shared by conditions, Events and
+metric labels, so a ``kubectl describe`` line, an Event and a Prometheus series say the same
+word.
 
 ``set_condition`` is the only way conditions should be updated: it keeps
 ``lastTransitionTime`` when the status did not change (as ``meta.SetStatusCondition`` does),
@@ -20,6 +20,7 @@ from typing import Annotated, ClassVar, Protocol
 from pydantic import Field
 
 from wattbit.api.schema import Timestamp, WattbitModel, utcnow
+from wattbit.core.model import Reason as CoreReason
 
 MAX_CONDITIONS = 16
 """``maxItems`` of every ``status.conditions`` list (keeps CEL cost and objects bounded)."""
@@ -64,37 +65,8 @@ EXPIRED = ConditionType.EXPIRED
 GATED = ConditionType.GATED
 
 
-class Reason(StrEnum):
-    """Reasons shared by conditions, Events and metrics labels."""
-
-    # Healthy states.
-    RECONCILED = "Reconciled"
-    SIGNALS_RECEIVED = "SignalsReceived"
-    BEST_REGION = "BestRegion"
-    MOVED = "Moved"
-    STAYED = "Stayed"
-    DRY_RUN = "DryRun"
-    # Holds: the first failing decision rule explains the hold.
-    SIGNAL_STALE = "SignalStale"
-    DEADLINE_TOO_CLOSE = "DeadlineTooClose"
-    COOLDOWN_ACTIVE = "CooldownActive"
-    INSUFFICIENT_CAPACITY = "InsufficientCapacity"
-    GAIN_BELOW_MOVE_COST = "GainBelowMoveCost"
-    WAITING_FOR_GREENER_WINDOW = "WaitingForGreenerWindow"
-    MOVE_LIMIT_REACHED = "MoveLimitReached"
-    NO_ELIGIBLE_REGION = "NoEligibleRegion"
-    REGION_UNAVAILABLE = "RegionUnavailable"
-    REGION_DRAINING = "RegionDraining"
-    NOT_ALLOWED_BY_POLICY = "NotAllowedByPolicy"
-    # Bad input and failures.
-    INVALID_SPEC = "InvalidSpec"
-    INVALID_REFERENCE = "InvalidReference"
-    INVALID_HINT = "InvalidHint"
-    PROVIDER_ERROR = "ProviderError"
-    SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 - a reason word, not a password
-    ADMITTED_UNGATED = "AdmittedUngated"
-    EXPIRED = "Expired"
-    NOT_YET_VALID = "NotYetValid"
+Reason = CoreReason
+"""The one vocabulary of reasons (``wattbit.core.model.Reason``), re-exported for API users."""
 
 
 ConditionTypeName = Annotated[

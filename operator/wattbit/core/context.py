@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.core.cost import CostCurve, FigureCurves, FloatArray, PlanFigures, RegionGrid
-from wattbit.core.migration import LinkTable
 from wattbit.core.model import (
     SECONDS_PER_HOUR,
     Decision,
@@ -31,6 +30,7 @@ from wattbit.core.model import (
     RegionName,
     WorkloadSnapshot,
 )
+from wattbit.core.move_cost import LinkTable
 
 EPS = 1e-9
 

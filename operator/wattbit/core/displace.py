@@ -41,13 +41,13 @@ from wattbit.core.context import (
     windows,
 )
 from wattbit.core.cost import FloatArray, move_cost, move_cost_jpy
-from wattbit.core.migration import MoveTensors, move_tensors
 from wattbit.core.model import (
     Decision,
     DecisionKind,
     Reason,
     WorkloadSnapshot,
 )
+from wattbit.core.move_cost import MoveTensors, move_tensors
 from wattbit.core.moves import end_unit_rates, link_snapshot
 from wattbit.core.starts import PendingPlan, start_decisions
 

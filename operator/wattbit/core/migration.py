@@ -1,308 +1,304 @@
-"""Whether moving running work pays: move costs per region pair and the best onward plan.
+"""The move of a running workload, as a crash-safe sequence of phases.
 
-This module's one job is the arithmetic of migration for many running workloads at once:
+This module's one job is `next_step`: from a move's record (its phase, target and deadlines),
+what is observed of the workload now, and `now`, it returns the one next action and the phase
+to record *before* that action is taken (intent before action). Every action is safe to repeat:
+each step first compares the record with what is observed, so a re-run after a crash between
+writing the phase and acting re-issues the same action, and a re-run after acting sees its
+effect and moves on. Nothing is ever done twice because an action that shows in the observed
+state (suspended, affinity re-pointed, resumed) is never issued again.
 
-- `LinkTable`: the APN links as region x region arrays (latency, bandwidth, energy per GB);
-- `MoveTensors`: for each workload and region pair, a move's itemised cost (checkpoint write,
-  transfer = size / bandwidth, restart, redone work, idle GPUs, network energy) in parts that
-  are priced at any slot's rate;
-- `plan_moves`: for each workload and target, the cheaper of moving there for good and a round
-  trip (move there now, move back at the best slot boundary), so a region that is greener only
-  at midday is worth a hop.
+    Planned -> CheckpointRequested -> (CheckpointAcknowledged | NoticeElapsed) -> Suspended
+            -> PodsGone -> Repointed -> Resumed -> Running            (Abandoned: stopped early)
 
-Every plan cost is non-decreasing in every move cost and is compared with staying put for the
-whole run, so a bigger checkpoint or a slower link can never make a move more attractive (the
-monotonicity the property tests check). Plans with more moves are not costed: they would be
-compared with a baseline that itself moves, which breaks that guarantee.
-
-WARNING: no decisions and no rule reasons here (that is `wattbit.core.rules` and the planner).
-A move's delay is charged as energy (`wattbit.core.cost.move_cost_jpy`); runs are not shifted.
+WARNING: pure. No I/O, no clock (`now` is a parameter), no Kubernetes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
-import numpy as np
-from numpy.typing import NDArray
-
-from wattbit.core.cost import (
-    CostCurve,
-    FloatArray,
-    RegionGrid,
-    checkpoint_write_s,
-    lost_work_s,
-    move_cost_jpy,
-)
-from wattbit.core.model import (
-    BITS_PER_BYTE,
-    SECONDS_PER_HOUR,
-    LinkSnapshot,
-    Policy,
-    RegionName,
-    WorkloadSnapshot,
-)
+from wattbit.core.model import Reason, RegionName
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkTable:
-    """APN links as region x region arrays (the grid's region order)."""
+class MovePhase(StrEnum):
+    """Where a move is. A phase is recorded before the action it names is taken."""
 
-    latency_ms: FloatArray
-    """`inf` where there is no link; 0 on the diagonal."""
-    bandwidth_gbps: FloatArray
-    energy_kwh_per_gb: FloatArray
-    usable: NDArray[np.bool_]
-    """A link exists and is within the policy's latency limit (a move may use it)."""
-
-
-def build_link_table(
-    links: Sequence[LinkSnapshot], names: Sequence[RegionName], policy: Policy
-) -> LinkTable:
-    """Arrange `links` on the region order `names`; of parallel links the fastest wins."""
-    size = len(names)
-    index = {name: position for position, name in enumerate(names)}
-    latency = np.full((size, size), np.inf)
-    bandwidth = np.zeros((size, size))
-    energy = np.zeros((size, size))
-    np.fill_diagonal(latency, 0.0)
-    np.fill_diagonal(bandwidth, np.inf)
-    for link in links:
-        ends = [(link.from_region, link.to_region)]
-        if link.bidirectional:
-            ends.append((link.to_region, link.from_region))
-        for source, target in ends:
-            if source not in index or target not in index or source == target:
-                continue
-            a, b = index[source], index[target]
-            if link.bandwidth_gbps > bandwidth[a, b]:
-                latency[a, b] = link.latency_ms
-                bandwidth[a, b] = link.bandwidth_gbps
-                energy[a, b] = link.energy_kwh_per_gb
-    usable = np.isfinite(latency)
-    if policy.max_link_latency_ms is not None:
-        usable &= latency <= policy.max_link_latency_ms
-    return LinkTable(
-        latency_ms=latency, bandwidth_gbps=bandwidth, energy_kwh_per_gb=energy, usable=usable
-    )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MoveTensors:
-    """A move's parts for each workload (axis 0) from region a (axis 1) to region b (axis 2).
-
-    Priced by `wattbit.core.cost.move_cost_jpy` at a slot's rates of b (see `priced`).
-    `fixed_jpy` is `inf` where no usable link exists; every part is 0 on the diagonal.
-    """
-
-    idle_it_kwh: FloatArray
-    """GPU energy of the idle downtime (checkpoint write, transfer, restart)."""
-    redo_it_kwh: FloatArray
-    """GPU energy of the work since the last checkpoint, done again."""
-    shift_it_kwh: FloatArray
-    """GPU energy of the work the downtime pushes to the end of the run."""
-    network_kwh: FloatArray
-    fixed_jpy: FloatArray
-    """Value of the GPU-hours lost; `inf` where the move is impossible."""
-    write_s: FloatArray
-    """Per workload."""
-    transfer_s: FloatArray
-    restart_s: float
-    lost_s: FloatArray
-    """Per workload."""
+    PLANNED = "Planned"
+    """The planner chose to move; nothing was done to the workload yet."""
+    CHECKPOINT_REQUESTED = "CheckpointRequested"
+    """The pods were told to checkpoint, with a deadline."""
+    CHECKPOINT_ACKNOWLEDGED = "CheckpointAcknowledged"
+    """The trainer said its checkpoint is durable (passed through on the way to Suspended)."""
+    NOTICE_ELAPSED = "NoticeElapsed"
+    """The notice ran out without an acknowledgement (passed through on the way to Suspended)."""
+    SUSPENDED = "Suspended"
+    """The workload is suspended (or being suspended); its pods terminate."""
+    PODS_GONE = "PodsGone"
+    """No pod is active or terminating (passed through on the way to Repointed)."""
+    REPOINTED = "Repointed"
+    """The pod template's node affinity names the target region."""
+    RESUMED = "Resumed"
+    """The workload is unsuspended; its new pods are being scheduled."""
+    RUNNING = "Running"
+    """Done: pods run in the target region."""
+    ABANDONED = "Abandoned"
+    """Done without reaching the target (the workload finished, or a guard stopped the move)."""
 
     @property
-    def delay_s(self) -> FloatArray:
-        """How much later each workload finishes after moving a -> b."""
-        return (
-            self.write_s[:, None, None]
-            + self.transfer_s
-            + self.restart_s
-            + self.lost_s[:, None, None]
-        )
-
-    def take(self, rows: NDArray[np.intp]) -> MoveTensors:
-        """The tensors of the workloads at `rows` only."""
-        return MoveTensors(
-            idle_it_kwh=self.idle_it_kwh[rows],
-            redo_it_kwh=self.redo_it_kwh[rows],
-            shift_it_kwh=self.shift_it_kwh[rows],
-            network_kwh=self.network_kwh[rows],
-            fixed_jpy=self.fixed_jpy[rows],
-            write_s=self.write_s[rows],
-            transfer_s=self.transfer_s[rows],
-            restart_s=self.restart_s,
-            lost_s=self.lost_s[rows],
-        )
-
-    def priced(self, grid: RegionGrid, slot: int, end_unit: FloatArray) -> FloatArray:
-        """Move costs in JPY at `slot`, the redone work priced at `end_unit` (workloads x
-        regions: the GPU-kWh rate of each region when each run ends)."""
-        return (
-            move_cost_jpy(
-                idle_it_kwh=self.idle_it_kwh,
-                redo_it_kwh=self.redo_it_kwh,
-                shift_it_kwh=self.shift_it_kwh,
-                network_kwh=self.network_kwh,
-                gpu_hours=0.0,
-                unit_now_jpy_per_it_kwh=grid.unit_cost_jpy_per_it_kwh[None, None, :, slot],
-                unit_end_jpy_per_it_kwh=end_unit[:, None, :],
-                adjusted_now_jpy_per_kwh=grid.adjusted_jpy_per_kwh[None, None, :, slot],
-                gpu_hour_value_jpy=0.0,
-            )
-            + self.fixed_jpy
-        )
+    def is_final(self) -> bool:
+        return self in (MovePhase.RUNNING, MovePhase.ABANDONED)
 
 
-def move_tensors(
-    workloads: Sequence[WorkloadSnapshot], links: LinkTable, policy: Policy, now: datetime
-) -> MoveTensors:
-    """Itemised move costs for every workload and region pair (see `MoveTensors`)."""
-    size_gb = np.array([w.checkpoint_size_gb for w in workloads], dtype=np.float64)
-    write_s = np.array(
-        [checkpoint_write_s(w.checkpoint_size_gb, policy) for w in workloads], dtype=np.float64
-    ).reshape(len(workloads))
-    lost_s = np.array([lost_work_s(w, now) for w in workloads], dtype=np.float64)
-    idle_kw = np.array([w.idle_kw for w in workloads], dtype=np.float64)[:, None, None]
-    busy_kw = np.array([w.busy_kw for w in workloads], dtype=np.float64)[:, None, None]
-    gpus = np.array([w.gpus for w in workloads], dtype=np.float64)[:, None, None]
-    diagonal = np.eye(links.usable.shape[0], dtype=np.bool_)[None]
-    reachable = links.usable[None] & ~diagonal
-    with np.errstate(divide="ignore", invalid="ignore"):
-        transfer_s = (
-            size_gb[:, None, None] * BITS_PER_BYTE / links.bandwidth_gbps[None, :, :]
-            + links.latency_ms[None, :, :] / 1000.0
-        )
-    transfer_s = np.where(reachable, transfer_s, 0.0)
-    downtime_h = (
-        np.where(reachable, (write_s[:, None, None] + transfer_s + policy.restart_overhead_s), 0.0)
-        / SECONDS_PER_HOUR
-    )
-    lost_h = np.where(reachable, (lost_s / SECONDS_PER_HOUR)[:, None, None], 0.0)
-    fixed_jpy = gpus * (downtime_h + lost_h) * policy.gpu_hour_value_jpy
-    return MoveTensors(
-        idle_it_kwh=idle_kw * downtime_h,
-        redo_it_kwh=busy_kw * lost_h,
-        shift_it_kwh=busy_kw * downtime_h,
-        network_kwh=np.where(
-            reachable, size_gb[:, None, None] * links.energy_kwh_per_gb[None, :, :], 0.0
-        ),
-        fixed_jpy=np.where(links.usable[None] | diagonal, fixed_jpy, np.inf),
-        write_s=write_s,
-        transfer_s=transfer_s,
-        restart_s=policy.restart_overhead_s,
-        lost_s=lost_s,
-    )
+class MoveAction(StrEnum):
+    """What the operator does next for a move."""
+
+    REQUEST_CHECKPOINT = "RequestCheckpoint"
+    """Annotate the running pods with the checkpoint request and its deadline."""
+    SUSPEND = "Suspend"
+    REPOINT = "Repoint"
+    """Re-point the pod template's node affinity to the target region."""
+    RESUME = "Resume"
+    WAIT = "Wait"
+    """Nothing to do until the observed state changes or `Step.wake_at`."""
+    FINISH = "Finish"
+    """Close the move's record (phase `Running` or `Abandoned`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MovePlans:
-    """For each workload and target region: the best plan that starts by moving there now."""
+class MoveRecord:
+    """A move as its WorkloadPlacement records it."""
 
-    cost_jpy: FloatArray
-    """workloads x regions: move now, run there, maybe return (both moves included)."""
-    margin_jpy: FloatArray
-    """workloads x regions: the plan's saving over staying, minus the saving it must show."""
-    required_jpy: FloatArray
-    """workloads x regions: the saving the chosen plan must show (hysteresis)."""
-    move_now_jpy: FloatArray
-    """workloads x regions: the cost of the move now alone."""
-    return_slot: NDArray[np.intp]
-    """workloads x regions: slot at which the plan moves back; the horizon length if never."""
+    phase: MovePhase
+    from_region: RegionName
+    to_region: RegionName
+    started_at: datetime
+    phase_since: datetime
+    """When `phase` was recorded."""
+    checkpoint_deadline: datetime | None = None
+    """Set with `CheckpointRequested`: the workload is suspended at the latest then."""
+    suspended_at: datetime | None = None
+    """Set with `Suspended`: the suspension guard is measured from here."""
 
 
-def plan_moves(
-    *,
-    tensors: MoveTensors,
-    grid: RegionGrid,
-    curve: CostCurve,
-    current: NDArray[np.intp],
-    start_position: float,
-    end_position: FloatArray,
-    it_kwh_per_slot: FloatArray,
-    end_unit: FloatArray,
-    may_return: NDArray[np.bool_],
-    stay_cost_jpy: FloatArray,
-    saving_share: float,
-    saving_min_jpy: float,
-) -> MovePlans:
-    """Cost the two plans that start with a move to region r (vectorised over workloads):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObservedWorkload:
+    """What the cluster shows of the moving workload now."""
 
-    - one way: move now, finish in r;
-    - round trip: move now, run in r until a slot boundary t, move back, finish at home
-      (only where `may_return`, workloads x regions: budget, deadline and link allow it).
+    exists: bool = True
+    finished: bool = False
+    suspended: bool
+    active_pods: int
+    terminating_pods: int
+    placed_region: RegionName | None
+    """The region the pod template's node affinity names (None: none of wattbit's)."""
+    checkpoint_requested: bool = False
+    """Every active pod carries this move's checkpoint request."""
+    checkpoint_acknowledged: bool = False
+    """A pod acknowledged a checkpoint at or after this move's request."""
+    pods_running_in_target: int = 0
+    """Pods bound to a node of the target region, not terminating."""
+    pods_running: int = 0
+    """Pods bound to any node, not terminating."""
 
-    Each plan must save at least `saving_share` of the cost of the part of the run it
-    changes (the whole rest of the run one way, the time away on a round trip), and at least
-    `saving_min_jpy`; of the plans, the one with the largest margin over that is kept.
 
-    Plan costs are sums of move costs and window integrals and the savings they must show do
-    not depend on move costs, so a bigger checkpoint or a slower link never makes a move more
-    attractive. `end_unit` (workloads x regions) prices the work a move appends to the run.
-    """
-    count = current.size
-    slots = grid.adjusted_jpy_per_kwh.shape[1]
-    rows = np.arange(count)
-    first = int(np.floor(start_position))
-    out_now = tensors.priced(grid, first, end_unit)[rows, current, :]  # workloads x targets
-    regions = out_now.shape[1]
-    region_index = np.arange(regions)
-    begin = curve.at(region_index[None, :], np.full((1, regions), start_position))
-    one_way = (
-        out_now
-        + (curve.at(region_index[None, :], end_position[:, None]) - begin)
-        * it_kwh_per_slot[:, None]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveTiming:
+    """The policy's and the workload's clocks for a move."""
+
+    notice_s: float
+    """How long the trainer has to checkpoint before the suspension."""
+    max_suspended_s: float
+    """Longest a move may keep the workload suspended before it is resumed where it points."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """The next action, and what to record before taking it."""
+
+    action: MoveAction
+    phase: MovePhase
+    """The phase to record (before the action); equal to the record's when nothing changes."""
+    passed: tuple[MovePhase, ...] = ()
+    """Phases passed through on the way to `phase`, for the record's history."""
+    reason: Reason | None = None
+    message: str = ""
+    wake_at: datetime | None = None
+    """WAIT: look again at this time at the latest (events may wake the loop earlier)."""
+    checkpoint_deadline: datetime | None = None
+    """REQUEST_CHECKPOINT: the deadline to announce (and record)."""
+
+
+def next_step(  # noqa: PLR0911 - one return per phase reads as the sequence itself
+    record: MoveRecord, observed: ObservedWorkload, timing: MoveTiming, now: datetime
+) -> Step:
+    """The next step of a move; see the module docstring."""
+    phase = record.phase
+    if phase.is_final:
+        return Step(action=MoveAction.WAIT, phase=phase, message="the move is over")
+    if not observed.exists or observed.finished:
+        return _finished(record, observed)
+    if phase in (MovePhase.PLANNED, MovePhase.CHECKPOINT_REQUESTED):
+        return _before_suspension(record, observed, timing, now)
+    if phase in (MovePhase.SUSPENDED, MovePhase.REPOINTED) and _suspended_too_long(
+        record, timing, now
+    ):
+        return _resume_where_it_points(record, observed, timing)
+    if phase is MovePhase.SUSPENDED:
+        if not observed.suspended:
+            return Step(action=MoveAction.SUSPEND, phase=phase, message="suspending (again)")
+        if observed.active_pods or observed.terminating_pods:
+            return Step(
+                action=MoveAction.WAIT,
+                phase=phase,
+                message=f"waiting for pods to stop: {observed.active_pods} active, "
+                f"{observed.terminating_pods} terminating",
+                wake_at=_suspension_limit(record, timing),
+            )
+        return _repoint(record, observed, passed=(MovePhase.PODS_GONE,))
+    if phase is MovePhase.REPOINTED:
+        return _repoint(record, observed, passed=())
+    # RESUMED
+    if observed.suspended:
+        return Step(action=MoveAction.RESUME, phase=phase, message="resuming (again)")
+    if observed.pods_running_in_target > 0:
+        return Step(
+            action=MoveAction.FINISH,
+            phase=MovePhase.RUNNING,
+            reason=Reason.MOVED,
+            message=f"moved from {record.from_region} to {record.to_region}: "
+            f"{observed.pods_running_in_target} pod(s) running there",
+        )
+    if observed.pods_running > 0 and observed.placed_region != record.to_region:
+        return Step(
+            action=MoveAction.FINISH,
+            phase=MovePhase.ABANDONED,
+            reason=Reason.MOVE_ABANDONED,
+            message=f"resumed in {observed.placed_region or 'its original placement'}, "
+            f"not in {record.to_region}",
+        )
+    return Step(
+        action=MoveAction.WAIT,
+        phase=phase,
+        message=f"resumed; waiting for pods to run in {record.to_region}",
     )
-    one_way_required = np.maximum(saving_min_jpy, saving_share * np.abs(stay_cost_jpy))
-    cost = one_way
-    required = np.broadcast_to(one_way_required[:, None], (count, regions)).copy()
-    margin = stay_cost_jpy[:, None] - one_way - required
-    back_at = np.full((count, regions), slots, dtype=np.intp)
-    boundaries = np.arange(first + 1, slots)
-    if boundaries.size and may_return.any():
-        # The move back r -> current at each boundary t, priced at the current region's rates.
-        home_end = end_unit[rows, current]
-        unit_home = grid.unit_cost_jpy_per_it_kwh[current][:, boundaries]  # workloads x t
-        adjusted_home = grid.adjusted_jpy_per_kwh[current][:, boundaries]
 
-        def leg(parts: FloatArray) -> FloatArray:
-            return parts[rows, :, current][:, :, None]  # workloads x r x 1
 
-        back = move_cost_jpy(
-            idle_it_kwh=leg(tensors.idle_it_kwh),
-            redo_it_kwh=leg(tensors.redo_it_kwh),
-            shift_it_kwh=leg(tensors.shift_it_kwh),
-            network_kwh=leg(tensors.network_kwh),
-            gpu_hours=0.0,
-            unit_now_jpy_per_it_kwh=unit_home[:, None, :],
-            unit_end_jpy_per_it_kwh=home_end[:, None, None],
-            adjusted_now_jpy_per_kwh=adjusted_home[:, None, :],
-            gpu_hour_value_jpy=0.0,
-        ) + leg(tensors.fixed_jpy)
-        away = curve.cumulative[:, boundaries][None, :, :] - begin[:, :, None]
-        home_to_end = (
-            curve.at(current, end_position)[:, None] - curve.cumulative[current][:, boundaries]
-        )[:, None, :]
-        trip = out_now[:, :, None] + back + (away + home_to_end) * it_kwh_per_slot[:, None, None]
-        valid = may_return[:, :, None] & (boundaries[None, None, :] < end_position[:, None, None])
-        away_home = (
-            curve.cumulative[current][:, boundaries] - curve.at(current, start_position)[:, None]
-        ) * it_kwh_per_slot[:, None]
-        trip_required = np.maximum(saving_min_jpy, saving_share * np.abs(away_home))[:, None, :]
-        trip_margin = np.where(valid, stay_cost_jpy[:, None, None] - trip - trip_required, -np.inf)
-        best = np.argmax(trip_margin, axis=2)
-        best_margin = np.take_along_axis(trip_margin, best[:, :, None], axis=2)[:, :, 0]
-        better = best_margin > margin
-        cost = np.where(better, np.take_along_axis(trip, best[:, :, None], axis=2)[:, :, 0], cost)
-        required = np.where(better, trip_required[:, 0, :][rows[:, None], best], required)
-        margin = np.where(better, best_margin, margin)
-        back_at = np.where(better, boundaries[best], slots)
-    return MovePlans(
-        cost_jpy=cost,
-        margin_jpy=margin,
-        required_jpy=required,
-        move_now_jpy=out_now,
-        return_slot=back_at,
+def _before_suspension(  # noqa: PLR0911 - one return per case of the notice
+    record: MoveRecord, observed: ObservedWorkload, timing: MoveTiming, now: datetime
+) -> Step:
+    if observed.suspended and record.phase is MovePhase.PLANNED:
+        # Suspended by someone else before we acted: nothing to checkpoint through us.
+        return _suspend(record, passed=(), message="already suspended")
+    if record.phase is MovePhase.PLANNED or record.checkpoint_deadline is None:
+        if observed.active_pods == 0:
+            return _suspend(record, passed=(), message="no pod runs: nothing to checkpoint")
+        deadline = now + timedelta(seconds=timing.notice_s)
+        return Step(
+            action=MoveAction.REQUEST_CHECKPOINT,
+            phase=MovePhase.CHECKPOINT_REQUESTED,
+            checkpoint_deadline=deadline,
+            message=f"checkpoint requested from {observed.active_pods} pod(s); "
+            f"suspending at {deadline.isoformat()} at the latest",
+        )
+    deadline = record.checkpoint_deadline
+    if observed.checkpoint_acknowledged:
+        return _suspend(
+            record,
+            passed=(MovePhase.CHECKPOINT_ACKNOWLEDGED,),
+            message="checkpoint acknowledged",
+        )
+    if now >= deadline:
+        return _suspend(
+            record,
+            passed=(MovePhase.NOTICE_ELAPSED,),
+            message=f"no acknowledgement by {deadline.isoformat()}",
+        )
+    if not observed.checkpoint_requested and observed.active_pods > 0:
+        # The annotation did not land (crash after recording), or a pod was replaced.
+        return Step(
+            action=MoveAction.REQUEST_CHECKPOINT,
+            phase=MovePhase.CHECKPOINT_REQUESTED,
+            checkpoint_deadline=deadline,
+            message="checkpoint requested (again)",
+        )
+    return Step(
+        action=MoveAction.WAIT,
+        phase=MovePhase.CHECKPOINT_REQUESTED,
+        message=f"waiting for a checkpoint acknowledgement until {deadline.isoformat()}",
+        wake_at=deadline,
+    )
+
+
+def _suspend(record: MoveRecord, *, passed: tuple[MovePhase, ...], message: str) -> Step:
+    return Step(
+        action=MoveAction.SUSPEND,
+        phase=MovePhase.SUSPENDED,
+        passed=passed,
+        message=f"{message}; suspending to leave {record.from_region}",
+    )
+
+
+def _repoint(
+    record: MoveRecord, observed: ObservedWorkload, *, passed: tuple[MovePhase, ...]
+) -> Step:
+    if observed.placed_region != record.to_region:
+        return Step(
+            action=MoveAction.REPOINT,
+            phase=MovePhase.REPOINTED,
+            passed=passed,
+            message=f"pods gone; re-pointing node affinity to {record.to_region}",
+        )
+    return Step(
+        action=MoveAction.RESUME,
+        phase=MovePhase.RESUMED,
+        passed=passed,
+        message=f"resuming in {record.to_region}",
+    )
+
+
+def _suspension_limit(record: MoveRecord, timing: MoveTiming) -> datetime:
+    since = record.suspended_at or record.phase_since
+    return since + timedelta(seconds=timing.max_suspended_s)
+
+
+def _suspended_too_long(record: MoveRecord, timing: MoveTiming, now: datetime) -> bool:
+    return now >= _suspension_limit(record, timing)
+
+
+def _resume_where_it_points(
+    record: MoveRecord, observed: ObservedWorkload, timing: MoveTiming
+) -> Step:
+    if observed.active_pods or observed.terminating_pods:
+        # Resuming now would race the old pods' termination; there is nothing else to do.
+        return Step(
+            action=MoveAction.WAIT,
+            phase=record.phase,
+            message="suspended too long, but pods are still terminating",
+        )
+    where = observed.placed_region or "its original placement"
+    return Step(
+        action=MoveAction.RESUME,
+        phase=MovePhase.RESUMED,
+        reason=Reason.SUSPENDED_TOO_LONG,
+        message=f"suspended longer than {timing.max_suspended_s:.0f}s: resuming in {where}",
+    )
+
+
+def _finished(record: MoveRecord, observed: ObservedWorkload) -> Step:
+    if record.phase is MovePhase.RESUMED and observed.exists:
+        return Step(
+            action=MoveAction.FINISH,
+            phase=MovePhase.RUNNING,
+            reason=Reason.MOVED,
+            message=f"moved to {record.to_region} and finished there",
+        )
+    what = "was deleted" if not observed.exists else "finished"
+    return Step(
+        action=MoveAction.FINISH,
+        phase=MovePhase.ABANDONED,
+        reason=Reason.MOVE_ABANDONED,
+        message=f"the workload {what} during the move ({record.phase})",
     )

@@ -7,8 +7,8 @@ its CamelCase `Reason`, a human message and the figures behind it.
 
 WARNING: no I/O, no clock and no Kubernetes here. Every instant is a timezone-aware `datetime`
 given by the caller (`now` is always a parameter) and every number carries its unit in its name.
-`wattbit.core.placement` (issue 2's single-workload ranking) has overlapping types
-(`RegionOffer`, `PlacementDecision`); these are the batch planner's, and a superset of them.
+`Reason` and `DecisionKind` are the project's one vocabulary: the API models, the records,
+conditions, Events and metric labels all use these values.
 """
 
 from __future__ import annotations
@@ -98,6 +98,43 @@ class Reason(StrEnum):
     """The saving over the remaining run does not beat the cost of moving by the minimum."""
     INSUFFICIENT_CAPACITY = "InsufficientCapacity"
     """No eligible region has enough free GPUs or power headroom."""
+    # --- the operator: what it found or did, beyond the planner's choice
+    INVALID_WORKLOAD = "InvalidWorkload"
+    """A hint (annotation) or the pod spec cannot be read; the workload is held until fixed."""
+    POLICY_NOT_FOUND = "PolicyNotFound"
+    """The PlacementPolicy named by `wattbit.io/policy` does not exist; held until it does."""
+    MANAGED_BY_KUEUE = "ManagedByKueue"
+    """Kueue suspends and resumes this workload; wattbit never does."""
+    MANAGED_BY_OWNER = "ManagedByOwner"
+    """Its owner controller suspends and resumes this workload; wattbit never does."""
+    NOT_MOVABLE = "NotMovable"
+    """A standalone Pod: it would be lost if evicted, so it is never moved."""
+    MOVES_IN_FLIGHT_LIMIT = "MovesInFlightLimit"
+    """The cluster already has as many moves in flight as the policy allows."""
+    EVICTION_BLOCKED = "EvictionBlocked"
+    """A PodDisruptionBudget refused the eviction; it is retried later."""
+    GRACE_PERIOD_TOO_SHORT = "GracePeriodTooShort"
+    """The pods' termination grace period is shorter than the declared checkpoint time."""
+    MOVED = "Moved"
+    """A move completed: the workload runs in its new region."""
+    MOVE_ABANDONED = "MoveAbandoned"
+    """A move stopped before its end (the workload finished, or the target cannot take it)."""
+    PLACEMENT_FAILED = "PlacementFailed"
+    """Placing or moving failed too often: the workload runs where it can, carbon-agnostic."""
+    SUSPENDED_TOO_LONG = "SuspendedTooLong"
+    """A move kept the workload suspended longer than the policy allows; it is resumed."""
+    COMPLETED = "Completed"
+    """The workload finished; its record is final."""
+    # --- other objects' conditions
+    READY = "Ready"
+    SIGNALS_FRESH = "SignalsFresh"
+    NO_NODES = "NoNodes"
+    REGION_UNAVAILABLE = "RegionUnavailable"
+    INVALID_SPEC = "InvalidSpec"
+    INVALID_REFERENCE = "InvalidReference"
+    ADMITTED_UNGATED = "AdmittedUngated"
+    DRY_RUN = "DryRun"
+    """The policy is DryRun: the decision is recorded, nothing is acted on."""
 
 
 class WorkloadState(StrEnum):

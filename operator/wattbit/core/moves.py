@@ -3,7 +3,7 @@
 This module's one job is the running half of `wattbit.core.planner.decide`. Targets pass the
 target checks of `wattbit.core.rules` in order (eligible, fresh, cheaper now, linked, stable
 for the whole stability window, deadline with the move's delay, gain over the full move cost);
-each surviving target is valued with `wattbit.core.migration.plan_moves` (one way, or a round
+each surviving target is valued with `wattbit.core.move_cost.plan_moves` (one way, or a round
 trip); moves are assigned best saving first under free capacity; every stay says which check
 stopped it. Regions marked unavailable are drained whatever the gain.
 
@@ -22,7 +22,6 @@ from numpy.typing import NDArray
 from wattbit.core.assignment import CapacityLedger, Option
 from wattbit.core.context import EPS, PlanContext, build_figures, money, stay, windows
 from wattbit.core.cost import FloatArray, PlanFigures, move_cost
-from wattbit.core.migration import move_tensors, plan_moves
 from wattbit.core.model import (
     Decision,
     DecisionKind,
@@ -30,6 +29,7 @@ from wattbit.core.model import (
     Reason,
     WorkloadSnapshot,
 )
+from wattbit.core.move_cost import move_tensors, plan_moves
 from wattbit.core.rules import MOVE_TARGET_CHECKS, apply_target_checks
 
 

@@ -29,6 +29,7 @@ inputs, and its output depends neither on the order of regions nor on that of li
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -39,7 +40,6 @@ from wattbit.core.context import EPS, PlanContext, fill_stay_figures, hold, stay
 from wattbit.core.cost import CostCurve, FigureCurves, build_region_grid
 from wattbit.core.displace import make_room
 from wattbit.core.giveway import give_way
-from wattbit.core.migration import build_link_table
 from wattbit.core.model import (
     SECONDS_PER_DAY,
     SECONDS_PER_HOUR,
@@ -53,6 +53,7 @@ from wattbit.core.model import (
     WorkloadSnapshot,
     WorkloadState,
 )
+from wattbit.core.move_cost import build_link_table
 from wattbit.core.moves import assign_moves, evaluate_moves
 from wattbit.core.rules import (
     PENDING_RULES,
@@ -251,3 +252,60 @@ def _eligibility(workloads: Sequence[WorkloadSnapshot], ctx: PlanContext) -> NDA
             rows[key] = row
         out[index] = row
     return out
+
+
+def decide_by_policy(
+    *,
+    regions: Sequence[RegionSnapshot],
+    groups: Sequence[tuple[Policy, Sequence[WorkloadSnapshot]]],
+    now: datetime,
+    links: Sequence[LinkSnapshot] = (),
+    horizon: Horizon | None = None,
+) -> tuple[Decision, ...]:
+    """`decide` for workloads under different policies: one call per policy, in the order
+    given, each seeing the GPUs and power that the groups before it reserved (a move's
+    release is not handed on, which errs on the side of capacity)."""
+    remaining = list(regions)
+    out: list[Decision] = []
+    for policy, workloads in groups:
+        decisions = decide(
+            regions=remaining,
+            workloads=workloads,
+            policy=policy,
+            now=now,
+            links=links,
+            horizon=horizon,
+        )
+        out.extend(decisions)
+        remaining = _after_reservations(remaining, workloads, decisions)
+    return tuple(out)
+
+
+def _after_reservations(
+    regions: Sequence[RegionSnapshot],
+    workloads: Sequence[WorkloadSnapshot],
+    decisions: Sequence[Decision],
+) -> list[RegionSnapshot]:
+    """Regions with the GPUs and power of `decisions`' occupancy taken out."""
+    by_id = {w.workload_id: w for w in workloads}
+    free = {r.name: list(r.free_gpus) for r in regions}
+    headroom = {r.name: list(r.power_headroom_kw) for r in regions}
+    pue = {r.name: r.pue for r in regions}
+    for decision in decisions:
+        if decision.occupancy is None or decision.region not in free:
+            continue
+        workload = by_id[decision.workload_id]
+        first, end = decision.occupancy
+        gpus, kw = free[decision.region], headroom[decision.region]
+        if end > len(gpus):
+            gpus.extend([gpus[-1]] * (end - len(gpus)))
+        for slot in range(first, end):
+            gpus[slot] = max(0, gpus[slot] - workload.gpus)
+            if kw:
+                if slot >= len(kw):
+                    kw.extend([kw[-1]] * (slot + 1 - len(kw)))
+                kw[slot] = max(0.0, kw[slot] - workload.busy_kw * pue[decision.region])
+    return [
+        replace(r, free_gpus=tuple(free[r.name]), power_headroom_kw=tuple(headroom[r.name]))
+        for r in regions
+    ]

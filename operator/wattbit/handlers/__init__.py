@@ -3,6 +3,6 @@
 Run with ``kopf run -m wattbit.handlers`` or ``python -m wattbit``.
 """
 
-from wattbit.handlers import indexes, powersignals, regions, startup, webhooks, workloads
+from wattbit.handlers import indexes, loop, powersignals, regions, startup, webhooks
 
-__all__ = ["indexes", "powersignals", "regions", "startup", "webhooks", "workloads"]
+__all__ = ["indexes", "loop", "powersignals", "regions", "startup", "webhooks"]

@@ -1,28 +1,25 @@
-"""What every handler shares: configuration, API clients, adapters, and the decision lock.
+"""What every handler shares: configuration, API clients, adapters, the feeds' latest readings
+and the reconcile loop's wake-up.
 
-Built once at startup and kept in kopf's memo. The lock serialises placement
-decisions so that two workloads decided at once never count the same free GPUs;
-``reservations`` remembers GPUs promised to workloads whose pods do not exist yet.
+Built once at startup and kept in kopf's memo. Nothing about workloads in flight is kept here:
+that lives in the WorkloadPlacement records, so a restarted operator sees all of it.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import requests
 from kubernetes import client
 
 from wattbit.config import OperatorConfig
-from wattbit.k8s.workloads import JobAdapter, PodAdapter, WorkloadDefaults
+from wattbit.core.signals import SignalReading
+from wattbit.k8s.workloads import JobAdapter, PodAdapter
 
 if TYPE_CHECKING:  # a runtime import would be circular: signals needs this context
     from wattbit.handlers.signals import RegionFeed
-
-
-RESERVATION_TTL = timedelta(minutes=10)
 
 
 @dataclass(kw_only=True)
@@ -33,42 +30,33 @@ class OperatorContext:
     pods: PodAdapter
     custom: client.CustomObjectsApi
     core: client.CoreV1Api
-    defaults: WorkloadDefaults
-    decision_lock: threading.Lock = field(default_factory=threading.Lock)
-    reservations: dict[str, tuple[str, int]] = field(default_factory=dict)
-    """Workload UID -> (region, GPUs) for released workloads whose pods are not seen yet."""
     http: requests.Session = field(default_factory=requests.Session)
     """One HTTP session for every signal provider (connection reuse)."""
     feeds: dict[str, RegionFeed] = field(default_factory=dict)
     """Region name -> RegionFeed (provider and backoff), see wattbit.handlers.signals."""
-    reserved_at: dict[str, datetime] = field(default_factory=dict)
-    """Workload UID -> when its reservation was made; reservations lapse after a TTL."""
-    last_hold_reason: dict[str, str] = field(default_factory=dict)
-    """Workload UID -> reason of the last hold Event, so a hold is announced once."""
+    readings: dict[str, SignalReading] = field(default_factory=dict)
+    """Region name -> the feed's latest reading, unrounded: what decisions read."""
+    wake: asyncio.Event | None = None
+    """Set to run the reconcile loop soon (debounced); created in the operator's event loop."""
+    indexed: asyncio.Event | None = None
+    """Set once kopf's indexes are fully populated (the first resource event proves it)."""
+    event_loop: asyncio.AbstractEventLoop | None = None
 
-    def reserve(self, uid: str, region: str, gpus: int, now: datetime) -> None:
-        self.reservations[uid] = (region, gpus)
-        self.reserved_at[uid] = now
-
-    def prune_reservations(self, now: datetime) -> None:
-        """Forget reservations older than RESERVATION_TTL: by then the pods exist (and are
-        counted themselves) or the workload is stuck elsewhere, and must not block GPUs."""
-        for uid, at in list(self.reserved_at.items()):
-            if now - at > RESERVATION_TTL:
-                self.reservations.pop(uid, None)
-                del self.reserved_at[uid]
+    def request_reconcile(self) -> None:
+        """Ask for a reconcile pass soon; safe from any thread."""
+        loop, wake = self.event_loop, self.wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(wake.set)
 
     @classmethod
     def build(cls, *, config: OperatorConfig, api: client.ApiClient) -> OperatorContext:
+        core = client.CoreV1Api(api)
         return cls(
             config=config,
             api=api,
-            jobs=JobAdapter(client.BatchV1Api(api)),
-            pods=PodAdapter(client.CoreV1Api(api)),
+            jobs=JobAdapter(client.BatchV1Api(api), core),
+            pods=PodAdapter(core),
             custom=client.CustomObjectsApi(api),
-            core=client.CoreV1Api(api),
-            defaults=WorkloadDefaults(
-                gpu_power_watts=config.default_gpu_power_watts,
-                expected_duration_seconds=config.default_expected_duration_seconds,
-            ),
+            core=core,
         )

@@ -1,4 +1,5 @@
-"""kopf indexes: in-memory views of Nodes, GPU Pods, Regions and PlacementPolicies.
+"""kopf indexes: in-memory views of Nodes, GPU Pods, Regions, PlacementPolicies, APNLinks,
+deferrable workloads, their pods and their WorkloadPlacement records.
 
 Decisions read these instead of listing the API server on every reconcile. An
 index function returns ``{}`` to drop an object: kopf keeps the previous value
@@ -13,7 +14,18 @@ import kopf
 from pydantic import ValidationError
 
 from wattbit.api.v1alpha1.powersignal import PowerSignal
+from wattbit.api.v1alpha1.workloadplacement import WorkloadPlacementStatus
+from wattbit.k8s import names
 from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus
+from wattbit.k8s.objects import (
+    PodView,
+    WorkloadObject,
+    is_job_pod,
+    job_object,
+    pod_object,
+    pod_view,
+)
+from wattbit.k8s.snapshots import RecordEntry
 from wattbit.providers.external import ExternalSignal, from_power_signal
 
 ALL = "all"
@@ -57,3 +69,49 @@ def power_signals(
     except ValidationError:
         return {}  # the API server's schema should prevent this; never let it break a Region
     return {ALL: from_power_signal(resource, namespace=str(namespace), name=str(name))}
+
+
+@kopf.index("batch", "v1", "jobs", id="deferrable_jobs", labels={names.LABEL_DEFERRABLE: "true"})
+def deferrable_jobs(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
+    return {ALL: job_object(body)}
+
+
+@kopf.index("", "v1", "pods", id="deferrable_pods", labels={names.LABEL_DEFERRABLE: "true"})
+def deferrable_pods(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
+    if is_job_pod(body):
+        return {}  # the Job is the unit
+    return {ALL: pod_object(body)}
+
+
+@kopf.index("", "v1", "pods", id="owned_pods")
+def owned_pods(*, body: kopf.Body, **_: Any) -> dict[str, PodView]:
+    """Pods by their controlling owner's uid, for those a move may have to look at: pods
+    with GPUs or with wattbit's annotations."""
+    view = pod_view(body)
+    annotations = body.metadata.annotations
+    ours = any(key.startswith(names.DOMAIN + "/") for key in annotations)
+    if view.owner_uid is None or not (view.gpus or ours):
+        return {}
+    return {view.owner_uid: view}
+
+
+@kopf.index("wattbit.io", "v1alpha1", "workloadplacements", id="placement_records")
+def placement_records(
+    *, namespace: str | None, name: str | None, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], RecordEntry]:
+    try:
+        status = WorkloadPlacementStatus.model_validate(dict(body.get("status") or {}))
+    except ValidationError:
+        status = WorkloadPlacementStatus()  # rewritten whole by the next decision
+    ref = (body.get("spec") or {}).get("workloadRef") or {}
+    key = (str(namespace), str(name))
+    return {
+        key: RecordEntry(
+            namespace=key[0], name=key[1], workload_uid=str(ref.get("uid") or ""), status=status
+        )
+    }
+
+
+@kopf.index("wattbit.io", "v1alpha1", "apnlinks", id="apn_links")
+def apn_links(*, name: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+    return {str(name): dict(body.get("spec") or {})}

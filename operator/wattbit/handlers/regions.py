@@ -70,9 +70,7 @@ def refresh_region(
     )
 
     selector = region_spec.effective_node_selector(name)
-    counts = region_gpus(
-        {name: selector}, nodes.get(ALL, ()), gpu_pods.get(ALL, ()), context.reservations
-    )[name]
+    counts = region_gpus({name: selector}, nodes.get(ALL, ()), gpu_pods.get(ALL, ()))[name]
     new_status.gpus = signal_reading.gpu_status(counts)
     metrics.region_gpus_free.labels(region=name).set(counts.free)
 
@@ -150,6 +148,7 @@ def _refresh_signals(
             _warn_on_transition(body, previous, reason=str(error.reason), message=error.message)
     else:
         if reading is not None:
+            context.readings[name] = reading  # decisions read the feed's own values
             new_status.signals = signal_reading.to_status(reading)
             _record_metrics(name, reading, now)
         latest = reading or signal_reading.last_reading(previous)

@@ -35,8 +35,8 @@ def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     settings.posting.level = logging.INFO
-    # Our handlers are sync (the kubernetes client is sync) and serialise decisions on a
-    # lock; a few threads are enough and keep memory small.
+    # Our handlers are sync (the kubernetes client is sync); decisions run in the one
+    # reconcile loop, so a few threads are enough and keep memory small.
     settings.execution.max_workers = 8
 
     if config.webhook_cert_file and config.webhook_key_file:

@@ -100,13 +100,9 @@ def region_gpus(
     node_selectors: Mapping[str, Mapping[str, str]],
     nodes: Iterable[NodeGpus],
     pods: Iterable[PodGpus],
-    reservations: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict[str, RegionGpus]:
-    """Total and allocated GPUs for each region, keyed by region name.
-
-    ``reservations`` maps a workload UID to (region, GPUs) for workloads released a
-    moment ago whose pods do not exist yet; a reservation counts until they do.
-    """
+    """Total and allocated GPUs for each region, keyed by region name (for Region status;
+    decisions count from the reconcile loop's snapshot, `wattbit.k8s.snapshots`)."""
     node_list = list(nodes)
     region_of_node: dict[str, str] = {}
     totals = dict.fromkeys(node_selectors, 0)
@@ -119,14 +115,6 @@ def region_gpus(
                 break
     allocated = dict.fromkeys(node_selectors, 0)
     pod_list = list(pods)
-    # A reservation ends once the workload's own pods are counted: a Job's pods by
-    # their owner, a bare Pod by itself once its gate is gone.
-    owners_with_pods = {p.owner_uid for p in pod_list if p.owner_uid} | {
-        p.uid for p in pod_list if p.uid and not p.gated
-    }
-    for uid, (reserved_region, gpus) in (reservations or {}).items():
-        if uid not in owners_with_pods and reserved_region in allocated:
-            allocated[reserved_region] += gpus
     for pod in pod_list:
         region: str | None
         if pod.node_name:

@@ -67,6 +67,45 @@ def ensure_record(
     return record_name(kind, name)
 
 
+def create_record(
+    api: client.CustomObjectsApi,
+    *,
+    kind: str,
+    api_version: str,
+    namespace: str,
+    name: str,
+    uid: str,
+    policy_name: str | None,
+) -> str:
+    """Create the record of a workload if it does not exist; return its name."""
+    return ensure_record(
+        api,
+        workload={
+            "kind": kind,
+            "apiVersion": api_version,
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+        },
+        policy_name=policy_name,
+    )
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns ``old`` into ``new``: changed keys with their
+    new value, removed keys as null, nested objects diffed, lists replaced whole."""
+    patch: dict[str, Any] = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            nested = merge_patch(before, value)
+            if nested:
+                patch[key] = nested
+        elif value != before or key not in old:
+            patch[key] = value
+    return patch
+
+
 def read_record_status(
     api: client.CustomObjectsApi, *, namespace: str, name: str
 ) -> dict[str, Any]:

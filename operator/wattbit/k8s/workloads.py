@@ -1,78 +1,30 @@
-"""Read and steer deferrable workloads (Jobs and bare Pods) through standard fields.
+"""Steer deferrable workloads (Jobs and bare Pods) through standard fields.
 
-Reads turn raw objects into the core's ``WorkloadDemand``; writes place a workload
-in a region (required node affinity) and release it (unsuspend the Job, remove the
-scheduling gate). Nothing here decides anything.
+One adapter per kind, in the shape of Kueue's GenericJob: place-and-release (node affinity for
+the region, then unsuspend the Job or remove the Pod's scheduling gate), suspend, re-point,
+resume, ask the pods for a checkpoint, and, for Pods that a controller replaces, evict through
+the Eviction API. Every write is idempotent (affinity terms are replaced, not appended) and is
+skipped when the object already shows its effect. Nothing here decides anything.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
-from wattbit.core.placement import WorkloadDemand
-from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names
-from wattbit.k8s.hints import gpus_per_pod, parse_duration_seconds
+from wattbit.k8s.objects import ANNOTATION_RELEASED_AT, PodView, WorkloadObject
 
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkloadDefaults:
-    """Values used when a workload gives no hint."""
-
-    gpu_power_watts: int
-    expected_duration_seconds: int
-
-
-def workload_demand(
-    *,
-    pod_spec: Mapping[str, Any],
-    pods: int,
-    annotations: Mapping[str, str],
-    defaults: WorkloadDefaults,
-) -> WorkloadDemand:
-    """Build the core's demand from a pod spec, a pod count and the wattbit hints."""
-    try:
-        duration_seconds = (
-            parse_duration_seconds(annotations[names.ANNOTATION_EXPECTED_DURATION])
-            if names.ANNOTATION_EXPECTED_DURATION in annotations
-            else float(defaults.expected_duration_seconds)
-        )
-    except ValueError as error:
-        raise InvalidWorkloadError("InvalidExpectedDuration", str(error)) from error
-    power_text = annotations.get(names.ANNOTATION_GPU_POWER_WATTS)
-    if power_text is None:
-        power_watts = float(defaults.gpu_power_watts)
-    else:
-        try:
-            power_watts = float(power_text)
-        except ValueError:
-            power_watts = -1.0
-        if not 0 < power_watts <= 5000:
-            raise InvalidWorkloadError(
-                "InvalidGpuPower",
-                f"{names.ANNOTATION_GPU_POWER_WATTS}={power_text!r}: expected watts in (0, 5000]",
-            )
-    return WorkloadDemand(
-        gpus=gpus_per_pod(pod_spec) * pods,
-        power_kw_per_gpu=power_watts / 1000.0,
-        expected_duration_hours=duration_seconds / 3600.0,
-    )
-
-
-def job_pod_count(job_spec: Mapping[str, Any]) -> int:
-    """Pods a Job runs at once: parallelism, capped by completions when set."""
-    parallelism = job_spec.get("parallelism")
-    parallelism = 1 if parallelism is None else int(parallelism)
-    completions = job_spec.get("completions")
-    return parallelism if completions is None else min(parallelism, int(completions))
+HTTP_NOT_FOUND = 404
+HTTP_TOO_MANY_REQUESTS = 429
 
 
 def with_region_affinity(
@@ -121,42 +73,28 @@ def _merge_patch(
     )
 
 
-class WorkloadAdapter(Protocol):
-    """Steers one kind of workload; Kueue's GenericJob shape, reduced to what we need."""
+def _instant(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
-    def place(
-        self,
-        *,
-        namespace: str,
-        name: str,
-        body: Mapping[str, Any],
-        region: str,
-        node_selector: Mapping[str, str],
-    ) -> None:
-        """Pin the workload to the region's nodes (nothing is released yet)."""
 
-    def release(self, *, namespace: str, name: str, body: Mapping[str, Any]) -> None:
-        """Let the workload run: unsuspend the Job or remove the Pod's gate."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvictionResult:
+    evicted: bool
+    message: str
 
 
 class JobAdapter:
     """Jobs: suspended at creation by the webhook; placed by rewriting the pod template."""
 
-    def __init__(self, api: client.BatchV1Api) -> None:
+    def __init__(self, api: client.BatchV1Api, core: client.CoreV1Api) -> None:
         self._api = api
+        self._core = core
 
-    def place(
-        self,
-        *,
-        namespace: str,
-        name: str,
-        body: Mapping[str, Any],
-        region: str,
-        node_selector: Mapping[str, str],
-    ) -> None:
-        template_spec = body.get("spec", {}).get("template", {}).get("spec", {})
-        affinity = with_region_affinity(template_spec.get("affinity"), node_selector)
-        patch = {
+    def _template_patch(
+        self, obj: WorkloadObject, region: str, node_selector: Mapping[str, str]
+    ) -> dict[str, Any]:
+        affinity = with_region_affinity(obj.pod_spec.get("affinity"), node_selector)
+        return {
             "metadata": {"annotations": {names.ANNOTATION_REGION: region}},
             "spec": {
                 "template": {
@@ -165,43 +103,147 @@ class JobAdapter:
                 }
             },
         }
+
+    def place_and_release(
+        self,
+        obj: WorkloadObject,
+        *,
+        region: str,
+        node_selector: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        """Point the pod template at the region and unsuspend, in one patch: a crash never
+        leaves a released Job unplaced. The released-at mark makes the release visible."""
+        patch = self._template_patch(obj, region, node_selector)
+        patch["metadata"]["annotations"][ANNOTATION_RELEASED_AT] = _instant(now)
+        patch["spec"]["suspend"] = False
         # A suspended Job's scheduling directives are mutable (stable for never-started
         # Jobs since 1.27; for any suspended Job from 1.36, KEP-2926 / KEP-5440).
-        _merge_patch(self._api.patch_namespaced_job, name, namespace, patch)
+        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
 
-    def release(self, *, namespace: str, name: str, body: Mapping[str, Any]) -> None:
-        patch = {"spec": {"suspend": False}}
-        _merge_patch(self._api.patch_namespaced_job, name, namespace, patch)
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        """Unsuspend without a placement (DryRun, or PlacementFailed: carbon-agnostic)."""
+        patch = {
+            "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
+            "spec": {"suspend": False},
+        }
+        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
+    def suspend(self, obj: WorkloadObject) -> None:
+        if not obj.suspended:
+            patch = {"spec": {"suspend": True}}
+            _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
+    def repoint(
+        self, obj: WorkloadObject, *, region: str, node_selector: Mapping[str, str]
+    ) -> None:
+        if obj.placed_region != region:
+            patch = self._template_patch(obj, region, node_selector)
+            _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
+    def resume(self, obj: WorkloadObject) -> None:
+        if obj.suspended:
+            patch = {"spec": {"suspend": False}}
+            _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
+    def request_checkpoint(
+        self, pods: Iterable[PodView], *, requested_at: datetime, deadline: datetime
+    ) -> int:
+        """Annotate each active pod that lacks this request; returns how many were patched.
+        A pod that is gone meanwhile is skipped: its replacement is asked on the next pass."""
+        patched = 0
+        for pod in pods:
+            if not pod.active:
+                continue
+            if pod.checkpoint_requested_at is not None and pod.checkpoint_requested_at >= (
+                requested_at
+            ):
+                continue
+            patch = {
+                "metadata": {
+                    "annotations": {
+                        names.ANNOTATION_CHECKPOINT_REQUESTED_AT: _instant(requested_at),
+                        names.ANNOTATION_CHECKPOINT_DEADLINE: _instant(deadline),
+                    }
+                }
+            }
+            try:
+                _merge_patch(self._core.patch_namespaced_pod, pod.name, pod.namespace, patch)
+            except ApiException as error:
+                if error.status != HTTP_NOT_FOUND:
+                    raise
+                continue
+            patched += 1
+        return patched
 
 
 class PodAdapter:
     """Bare Pods: gated at creation by the webhook; placed while the gate holds them."""
 
-    def __init__(self, api: client.CoreV1Api) -> None:
+    def __init__(self, api: client.CoreV1Api, policy: client.PolicyV1Api | None = None) -> None:
         self._api = api
+        self._policy = policy
 
-    def place(
+    def place_and_release(
         self,
+        obj: WorkloadObject,
         *,
-        namespace: str,
-        name: str,
-        body: Mapping[str, Any],
         region: str,
         node_selector: Mapping[str, str],
+        now: datetime,
     ) -> None:
-        affinity = with_region_affinity(body.get("spec", {}).get("affinity"), node_selector)
-        # While a gate remains, node affinity may be set or tightened (KEP-3838).
-        patch = {
-            "metadata": {"annotations": {names.ANNOTATION_REGION: region}},
-            "spec": {"affinity": affinity},
-        }
-        _merge_patch(self._api.patch_namespaced_pod, name, namespace, patch)
+        # While a gate remains, node affinity may be set or tightened (KEP-3838); the gate is
+        # removed in a second patch, so a crash in between leaves the Pod placed but held.
+        if obj.placed_region != region:
+            affinity = with_region_affinity(obj.pod_spec.get("affinity"), node_selector)
+            patch = {
+                "metadata": {"annotations": {names.ANNOTATION_REGION: region}},
+                "spec": {"affinity": affinity},
+            }
+            _merge_patch(self._api.patch_namespaced_pod, obj.name, obj.namespace, patch)
+        self.release_unplaced(obj, now=now)
 
-    def release(self, *, namespace: str, name: str, body: Mapping[str, Any]) -> None:
-        gates = body.get("spec", {}).get("schedulingGates") or []
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        gates = obj.pod_spec.get("schedulingGates") or []
         remaining = [g for g in gates if g.get("name") != names.SCHEDULING_GATE]
-        if len(remaining) == len(gates):
-            return
         # Merge patch replaces the list whole: other controllers' gates are kept.
-        patch = {"spec": {"schedulingGates": remaining or None}}
-        _merge_patch(self._api.patch_namespaced_pod, name, namespace, patch)
+        patch = {
+            "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
+            "spec": {"schedulingGates": remaining or None},
+        }
+        _merge_patch(self._api.patch_namespaced_pod, obj.name, obj.namespace, patch)
+
+    def evict(self, obj: WorkloadObject) -> EvictionResult:
+        """Evict through the Eviction API, which honours PodDisruptionBudgets: a 429 means a
+        budget refused it now (retry later)."""
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": obj.name, "namespace": obj.namespace},
+        }
+        try:
+            self._api.create_namespaced_pod_eviction(
+                obj.name,
+                obj.namespace,
+                body,  # type: ignore[arg-type]  # the client serialises plain dicts as they are
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        except ApiException as error:
+            if error.status == HTTP_TOO_MANY_REQUESTS:
+                return EvictionResult(evicted=False, message=_api_message(error))
+            if error.status == HTTP_NOT_FOUND:
+                return EvictionResult(evicted=True, message="already gone")
+            raise
+        return EvictionResult(evicted=True, message="evicted")
+
+
+def _api_message(error: ApiException) -> str:
+    """The API server's own message from an error body, else the status line."""
+    import json  # noqa: PLC0415 - only on this error path
+
+    try:
+        body = json.loads(error.body or "{}")
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or f"{error.status} {error.reason}")

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from wattbit.core.cost import adjusted_jpy_per_kwh
-from wattbit.core.migration import build_link_table, move_tensors
 from wattbit.core.model import (
     SECONDS_PER_HOUR,
     DecisionKind,
@@ -39,6 +38,7 @@ from wattbit.core.model import (
     WorkloadSnapshot,
     WorkloadState,
 )
+from wattbit.core.move_cost import build_link_table, move_tensors
 from wattbit.core.optimum import OptimumInstance, OptimumJob, OptimumResult, solve_optimum
 from wattbit.core.planner import decide
 from wattbit.sim.engine import Action, JobRun, Move, Start, View

@@ -46,7 +46,6 @@ from wattbit.api.v1alpha1.signals import (
 )
 from wattbit.api.v1alpha1.workloadplacement import (
     CandidateStatus,
-    DecisionKind,
     PlacementRecord,
     WorkloadKind,
     WorkloadPlacement,
@@ -54,6 +53,7 @@ from wattbit.api.v1alpha1.workloadplacement import (
     WorkloadPlacementStatus,
     WorkloadRef,
 )
+from wattbit.core.model import DecisionKind
 
 KINDS: tuple[type[Resource], ...] = (
     APNLink,

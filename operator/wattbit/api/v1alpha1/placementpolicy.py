@@ -79,6 +79,17 @@ class PlacementPolicySpec(WattbitModel):
     safety_margin_minutes: Annotated[int, Field(ge=0, le=_WEEK_MINUTES)] = 30
     """Slack kept before a deadline: no waiting or move that would finish later than
     deadline minus this."""
+    checkpoint_notice_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    """How long a moving workload's trainer has, from the checkpoint request to the suspension
+    (longer when the workload declares a longer checkpoint time)."""
+    max_suspended_minutes: Annotated[int, Field(ge=1, le=_WEEK_MINUTES)] = 30
+    """Longest a move may keep a workload suspended; then it is resumed where it points."""
+    max_placement_failures: Annotated[int, Field(ge=1, le=100)] = 3
+    """Failed placements or moves after which a workload runs where it can, carbon-agnostic
+    (``PlacementFailed``)."""
+    max_moves_in_flight: Annotated[int, Field(ge=0, le=10_000)] = 10
+    """A move of a workload under this policy starts only while fewer moves than this are in
+    flight in the whole cluster; 0 allows none."""
     max_link_latency_microseconds: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     """Moves only go over APNLinks at most this slow; any link (or none) when unset."""
     allowed_regions: (

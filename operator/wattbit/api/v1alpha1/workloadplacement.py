@@ -27,11 +27,14 @@ from wattbit.api.v1alpha1.common import (
     Timestamp,
     WattbitModel,
 )
+from wattbit.core.migration import MovePhase
+from wattbit.core.model import DecisionKind
 
 KIND: Final = "WorkloadPlacement"
 PLURAL: Final = "workloadplacements"
 MAX_CANDIDATES = 64
 MAX_HISTORY = 200
+MAX_PHASE_HISTORY = 32
 """Newest records are kept; older ones are folded into ``totals`` only."""
 
 
@@ -40,21 +43,6 @@ class WorkloadKind(StrEnum):
 
     JOB = "Job"
     POD = "Pod"
-
-
-class DecisionKind(StrEnum):
-    """What the last decision was."""
-
-    RUN_NOW = "RunNow"
-    """Release the workload now, into ``region``."""
-    WAIT = "Wait"
-    """Keep it held for a better window within its deadline."""
-    MOVE = "Move"
-    """Move the running workload to ``region``."""
-    STAY = "Stay"
-    """Keep the running workload where it is."""
-    HOLD = "Hold"
-    """Keep it held because something blocks placement; ``reason`` says what."""
 
 
 class WorkloadRef(WattbitModel):
@@ -148,6 +136,47 @@ class WorkloadPlacementSpec(WattbitModel):
         return self
 
 
+class PhaseEntry(WattbitModel):
+    """One phase a move went through."""
+
+    phase: MovePhase
+    """The phase recorded (before its action was taken)."""
+    at: Timestamp
+    """When it was recorded."""
+    message: Annotated[str, Field(max_length=1024)] | None = None
+    """What was done or observed."""
+
+
+class MigrationStatus(WattbitModel):
+    """The move in flight (or the last one), recorded before each of its actions so that a
+    restarted operator continues it without doing anything twice."""
+
+    phase: MovePhase
+    """Where the move is; ``Running`` and ``Abandoned`` end it."""
+    from_region: RegionName
+    """Region the workload leaves."""
+    to_region: RegionName
+    """Region the workload moves to."""
+    reason: ReasonName
+    """Why it moves (``GreenerRegion``, ``RegionDraining``, ``MakingRoom``)."""
+    started_at: Timestamp
+    """When the move was decided."""
+    phase_since: Timestamp
+    """When ``phase`` was recorded."""
+    attempt: Annotated[int, Field(ge=1, le=1000)] = 1
+    """How many times the current phase's action was issued (1 unless retried)."""
+    checkpoint_deadline: Timestamp | None = None
+    """Suspension at the latest at this time (set with ``CheckpointRequested``)."""
+    suspended_at: Timestamp | None = None
+    """When the suspension was recorded."""
+    link: Annotated[str, Field(max_length=253)] | None = None
+    """APNLink the checkpoint crosses (None: no link was priced)."""
+    history: Annotated[list[PhaseEntry], Field(max_length=MAX_PHASE_HISTORY)] = Field(
+        default_factory=list
+    )
+    """Every phase, oldest first."""
+
+
 class CandidateStatus(WattbitModel):
     """One region as compared in the last decision: the numbers behind it."""
 
@@ -225,6 +254,13 @@ class WorkloadPlacementStatus(WattbitModel):
     """Human explanation of the last decision, with its numbers."""
     decided_at: Timestamp | None = None
     """When the last decision was made."""
+    planned_start: Timestamp | None = None
+    """``Wait``: when the workload is planned to start in ``region``."""
+    migration: MigrationStatus | None = None
+    """The move in flight, or the last one."""
+    placement_failures: Annotated[int, Field(ge=0)] = 0
+    """Placements and moves that failed; at the policy's limit the workload runs where it
+    can, carbon-agnostic (``PlacementFailed``)."""
     candidates: Annotated[
         list[CandidateStatus],
         Field(
@@ -289,6 +325,18 @@ class WorkloadPlacement(Resource):
                 type="string",
                 json_path=".status.reason",
                 description="Reason for the last decision.",
+            ),
+            PrinterColumn(
+                name="Start",
+                type="date",
+                json_path=".status.plannedStart",
+                description="Planned start of a waiting workload.",
+            ),
+            PrinterColumn(
+                name="Phase",
+                type="string",
+                json_path=".status.migration.phase",
+                description="Phase of the move in flight or the last move.",
             ),
             PrinterColumn(
                 name="Moves",

@@ -1,0 +1,212 @@
+"""The one reconcile loop: when it runs, and what it reads.
+
+A task started at operator startup runs `wattbit.handlers.reconcile.reconcile` on a period
+(`WATTBIT_RECONCILE_PERIOD_SECONDS`), on every change that can alter a decision (a workload,
+a pod, a node, a Region's signals, a PowerSignal, an APNLink, a PlacementPolicy, a record), and
+at the times a step asked to be looked at again (a planned start, a checkpoint deadline).
+Changes are debounced, so a burst costs one pass. Each pass copies kopf's indexes in the
+event loop (they are only mutated there) and runs in a worker thread.
+
+Why a task and not a timer: a timer is per object and needs a finalizer on it; the loop is
+one for the whole cluster. kopf hands its indexes to startup handlers but fills them only
+afterwards, so the loop waits for the first resource event, which kopf delivers only once
+every index is populated (docs/design/2026-12-02-reconcile-loop.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from wattbit import metrics
+from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec
+from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
+from wattbit.handlers.context import OperatorContext
+from wattbit.handlers.indexes import ALL
+from wattbit.handlers.reconcile import Apis, reconcile
+from wattbit.k8s import names
+from wattbit.k8s.snapshots import ClusterView, RegionEntry, SnapshotSettings
+
+logger = logging.getLogger(__name__)
+
+INDEXES = (
+    "regions",
+    "nodes",
+    "gpu_pods",
+    "policies",
+    "deferrable_jobs",
+    "deferrable_pods",
+    "owned_pods",
+    "placement_records",
+    "apn_links",
+)
+_TASK_KEY = "wattbit-loop"
+
+
+@kopf.on.startup(id="start-reconcile-loop")
+async def start_loop(*, memo: Any, **kwargs: Any) -> None:
+    context: OperatorContext = memo["wattbit"]
+    context.event_loop = asyncio.get_running_loop()
+    context.wake = asyncio.Event()
+    context.indexed = asyncio.Event()
+    indexes = {name: kwargs[name] for name in INDEXES}
+    memo[_TASK_KEY] = asyncio.create_task(run(context, indexes), name="wattbit reconcile loop")
+
+
+@kopf.on.cleanup(id="stop-reconcile-loop")
+async def stop_loop(*, memo: Any, **_: Any) -> None:
+    task: asyncio.Task[None] | None = memo.get(_TASK_KEY)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
+    """Wait for the indexes, then reconcile forever; one pass's failure never stops it."""
+    assert context.wake is not None  # noqa: S101 - an invariant, not input checking
+    assert context.indexed is not None  # noqa: S101 - an invariant, not input checking
+    await context.indexed.wait()
+    config = context.config
+    apis = Apis(jobs=context.jobs, pods=context.pods, custom=context.custom, core=context.core)
+    wake_at: datetime | None = None
+    while True:
+        timeout = config.reconcile_period_seconds
+        if wake_at is not None:
+            timeout = max(0.0, min(timeout, (wake_at - datetime.now(UTC)).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(context.wake.wait(), timeout=timeout)
+        await asyncio.sleep(config.reconcile_debounce_seconds)
+        context.wake.clear()
+        started = time.perf_counter()
+        try:
+            view = collect(context, indexes, datetime.now(UTC))
+            settings = SnapshotSettings(
+                builtin_policy=PlacementPolicySpec(
+                    carbon_price_jpy_per_tonne=config.default_carbon_price_jpy_per_tonne
+                ),
+                default_gpu_power_watts=float(config.default_gpu_power_watts),
+                default_expected_duration_s=float(config.default_expected_duration_seconds),
+            )
+            result = await asyncio.to_thread(reconcile, view, apis=apis, settings=settings)
+        except Exception:
+            logger.exception("reconcile pass failed; retrying on the next")
+            wake_at = None
+            continue
+        finally:
+            metrics.reconcile_seconds.observe(time.perf_counter() - started)
+        wake_at = result.wake_at
+        if result.actions or result.writes:
+            logger.info(
+                "reconcile: %d record writes, actions %s, %d errors",
+                result.writes,
+                result.actions,
+                result.errors,
+            )
+        if result.errors or result.actions:
+            # Something was done or failed: look again soon rather than after a period.
+            context.wake.set()
+
+
+def _values(index: Any, key: Any = ALL) -> list[Any]:
+    return list(index.get(key, ()))
+
+
+def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) -> ClusterView:
+    """Copy what a pass reads out of the indexes (in the event loop, where they change)."""
+    regions: dict[str, RegionEntry] = {}
+    for name, store in indexes["regions"].items():
+        for entry in store:
+            try:
+                regions[name] = RegionEntry(
+                    name=name,
+                    spec=RegionSpec.model_validate(entry["spec"]),
+                    status=RegionStatus.model_validate(entry["status"]),
+                )
+            except ValueError:
+                logger.warning("Region %s does not parse; left out of decisions", name)
+    owned = indexes["owned_pods"]
+    records = {}
+    for key, store in indexes["placement_records"].items():
+        for entry in store:
+            records[key] = entry
+    return ClusterView(
+        now=now,
+        regions=regions,
+        readings=dict(context.readings),
+        nodes=_values(indexes["nodes"]),
+        gpu_pods=_values(indexes["gpu_pods"]),
+        workloads=_values(indexes["deferrable_jobs"]) + _values(indexes["deferrable_pods"]),
+        pods_by_owner={uid: list(store) for uid, store in owned.items()},
+        records=records,
+        policies={key: dict(next(iter(store))) for key, store in indexes["policies"].items()},
+        links={key: dict(next(iter(store))) for key, store in indexes["apn_links"].items()},
+    )
+
+
+# ---------------------------------------------------------------- triggers
+# Resource handlers run only after every index is populated, so the first one to fire
+# releases the loop. Each one only asks for a pass; the pass reads everything itself.
+
+
+def _poke(memo: Any) -> None:
+    context: OperatorContext | None = memo.get("wattbit")
+    if context is None or context.wake is None or context.indexed is None:
+        return
+    context.indexed.set()
+    context.wake.set()
+
+
+@kopf.on.event("batch", "v1", "jobs", id="wake-on-job", labels={names.LABEL_DEFERRABLE: "true"})
+async def wake_on_job(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event("", "v1", "pods", id="wake-on-pod")
+async def wake_on_pod(*, memo: Any, body: kopf.Body, **_: Any) -> None:
+    # Every pod: a finished or deleted GPU pod frees capacity for the next decision.
+    if body.get("spec", {}).get("containers") is not None:
+        _poke(memo)
+
+
+@kopf.on.event("", "v1", "nodes", id="wake-on-node")
+async def wake_on_node(*, memo: Any, type: str | None, **_: Any) -> None:
+    # Node heartbeats rewrite status often; only arrivals and departures change capacity.
+    context: OperatorContext | None = memo.get("wattbit")
+    if (
+        context is not None and context.indexed is not None and not context.indexed.is_set()
+    ) or type in ("ADDED", "DELETED", None):
+        _poke(memo)
+
+
+@kopf.on.event("wattbit.io", "v1alpha1", "regions", id="wake-on-region")
+async def wake_on_region(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event("wattbit.io", "v1alpha1", "powersignals", id="wake-on-powersignal")
+async def wake_on_power_signal(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event("wattbit.io", "v1alpha1", "apnlinks", id="wake-on-apnlink")
+async def wake_on_apn_link(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event("wattbit.io", "v1alpha1", "placementpolicies", id="wake-on-policy")
+async def wake_on_policy(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event("wattbit.io", "v1alpha1", "workloadplacements", id="wake-on-record")
+async def wake_on_record(*, memo: Any, type: str | None, **_: Any) -> None:
+    # Our own writes come back here; a pass over an unchanged cluster writes nothing, so
+    # this settles. Deletions matter most: a deleted record is recreated at once.
+    _poke(memo)

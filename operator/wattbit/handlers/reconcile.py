@@ -1,0 +1,738 @@
+"""One reconcile pass over every deferrable workload: snapshot, decide once, act, record.
+
+The pass takes a `ClusterView` (copied out of kopf's indexes), builds the core's inputs
+(`wattbit.k8s.snapshots`), calls the planner once per policy, and applies each workload's
+decision through its adapter: release pending work now or keep it waiting with its planned
+start, begin a move (recorded before anything is done), step moves in flight through their
+phases (`wattbit.core.migration`), and record holds. Records and Events are written only when
+what they say changed, so a pass over an unchanged cluster writes nothing.
+
+What is in flight lives in the WorkloadPlacement records, not here: a restarted operator reads
+them back and carries on. Runs in a worker thread (the kubernetes client is synchronous); the
+loop in `wattbit.handlers.loop` schedules it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from wattbit import metrics
+from wattbit.api.conditions import Condition, ConditionStatus, set_condition
+from wattbit.api.v1alpha1.workloadplacement import (
+    MAX_PHASE_HISTORY,
+    CandidateStatus,
+    MigrationStatus,
+    PhaseEntry,
+    WorkloadPlacementStatus,
+)
+from wattbit.core import explain
+from wattbit.core.cost import checkpoint_write_s
+from wattbit.core.migration import (
+    MoveAction,
+    MovePhase,
+    MoveTiming,
+    ObservedWorkload,
+    Step,
+    next_step,
+)
+from wattbit.core.model import Decision, DecisionKind, Policy, Reason, RegionName
+from wattbit.core.planner import decide_by_policy
+from wattbit.k8s import events, records
+from wattbit.k8s.objects import WorkloadKind
+from wattbit.k8s.snapshots import (
+    ClusterView,
+    Managed,
+    PlanInput,
+    SnapshotSettings,
+    Stage,
+    core_policy,
+    plan_input,
+)
+from wattbit.k8s.workloads import JobAdapter, PodAdapter
+
+logger = logging.getLogger(__name__)
+
+HTTP_FORBIDDEN = 403
+HTTP_NOT_FOUND = 404
+HTTP_CONFLICT = 409
+MAX_MESSAGE = 4000
+
+
+@dataclass(kw_only=True)
+class Apis:
+    """What a pass writes through."""
+
+    jobs: JobAdapter
+    pods: PodAdapter
+    custom: Any
+    """kubernetes.client.CustomObjectsApi (records)."""
+    core: Any
+    """kubernetes.client.CoreV1Api (Events)."""
+
+
+@dataclass(kw_only=True)
+class PassResult:
+    """What one pass did, for the loop, logs and benchmarks."""
+
+    wake_at: datetime | None = None
+    """The earliest time a waiting step wants to be looked at again."""
+    writes: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def count(self, action: str) -> None:
+        self.actions[action] = self.actions.get(action, 0) + 1
+
+    def wake(self, moment: datetime | None) -> None:
+        if moment is not None and (self.wake_at is None or moment < self.wake_at):
+            self.wake_at = moment
+
+
+@dataclass(kw_only=True)
+class _Pass:
+    """What every step of one pass shares."""
+
+    plan: PlanInput
+    apis: Apis
+    now: datetime
+    result: PassResult
+    in_flight: int = 0
+    """Moves in flight in the cluster, counting those this pass started."""
+
+
+def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> PassResult:
+    """One pass; see the module docstring. Never raises for one workload's failure."""
+    result = PassResult()
+    plan = plan_input(view, settings)
+    decisions = _decide(plan, view.now)
+    run = _Pass(plan=plan, apis=apis, now=view.now, result=result)
+    run.in_flight = sum(1 for m in plan.managed if m.stage is Stage.MOVING)
+    for stage in Stage:
+        metrics.workloads_managed.labels(stage=stage.value).set(
+            sum(1 for m in plan.managed if m.stage is stage)
+        )
+    for managed in plan.managed:
+        try:
+            _act(run, managed, decisions.get(managed.workload_id))
+        except ApiException as error:
+            result.errors += 1
+            if error.status in (HTTP_NOT_FOUND, HTTP_CONFLICT):
+                logger.info("%s changed meanwhile (%s); next pass", managed.obj.key, error.status)
+            elif error.status == HTTP_FORBIDDEN:
+                # e.g. its namespace is being deleted: nothing can be written there any more.
+                logger.info("%s: %s", managed.obj.key, _short(error))
+            else:
+                logger.warning("%s: API error %s: %s", managed.obj.key, error.status, _short(error))
+        except (HTTPError, OSError) as error:
+            result.errors += 1
+            logger.warning("%s: API unreachable: %s", managed.obj.key, error)
+    return result
+
+
+def _short(error: ApiException) -> str:
+    return str(error.reason or error.status)
+
+
+def _decide(plan: PlanInput, now: datetime) -> dict[str, Decision]:
+    groups = [
+        (policy, tuple(m.snapshot for m in items if m.snapshot is not None))
+        for policy, items in plan.groups
+    ]
+    if not groups:
+        return {}
+    with metrics.decide_seconds.time():
+        decisions = decide_by_policy(
+            regions=plan.regions, groups=groups, now=now, links=plan.links, horizon=plan.horizon
+        )
+    return {d.workload_id: d for d in decisions}
+
+
+# ---------------------------------------------------------------- per workload
+
+
+def _act(run: _Pass, managed: Managed, decision: Decision | None) -> None:
+    """Act on one workload."""
+    stage = managed.stage
+    if stage is Stage.FOREIGN or stage is Stage.INVALID:
+        _record_hold(run, managed, reason=managed.reason, message=managed.message)
+    elif stage is Stage.MOVING:
+        _step_move(run, managed)
+    elif stage is Stage.PENDING and decision is not None:
+        _pending(run, managed, decision)
+    elif stage is Stage.RUNNING and decision is not None:
+        run.in_flight += _running(run, managed, decision)
+
+
+def _policy(managed: Managed) -> Policy:
+    assert managed.policy is not None  # noqa: S101 - pending/running/moving carry one
+    return core_policy(managed.policy.spec)
+
+
+def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
+    plan, now, result = run.plan, run.now, run.result
+    obj = managed.obj
+    adapter = run.apis.jobs if obj.kind is WorkloadKind.JOB else run.apis.pods
+
+    message = _explained(managed, decision, plan, now)
+    policy_spec = managed.policy.spec if managed.policy else None
+    failures = managed.record.placement_failures if managed.record else 0
+    if policy_spec is not None and failures >= policy_spec.max_placement_failures:
+        adapter.release_unplaced(obj, now=now)
+        result.count("release-unplaced")
+        _record(
+            run,
+            managed,
+            kind=DecisionKind.RUN_NOW,
+            reason=Reason.PLACEMENT_FAILED,
+            region=None,
+            message=f"placement failed {failures} times: released carbon-agnostic, "
+            "wherever kube-scheduler puts it",
+            placed=True,
+            warning=True,
+        )
+        return
+    if managed.dry_run:
+        # Record what would happen, and let the workload go as it was created: it is not
+        # kept held for a placement that will not be made.
+        adapter.release_unplaced(obj, now=now)
+        result.count("release-dry-run")
+        _record(
+            run,
+            managed,
+            kind=decision.kind,
+            reason=decision.reason,
+            region=None,
+            message=f"dry run: would {decision.kind} in {decision.region or 'no region'}: "
+            f"{message}",
+            placed=False,
+            dry_run=True,
+        )
+        return
+    if decision.kind is DecisionKind.RUN_NOW and decision.region is not None:
+        selector = plan.region_selectors[decision.region]
+        try:
+            adapter.place_and_release(obj, region=decision.region, node_selector=selector, now=now)
+        except ApiException as error:
+            if error.status in (HTTP_NOT_FOUND, HTTP_CONFLICT):
+                raise
+            _count_failure(run, managed, f"placing in {decision.region}: {error}")
+            raise
+        result.count("release")
+        metrics.workloads_released_total.labels(region=decision.region).inc()
+        _record(
+            run,
+            managed,
+            kind=decision.kind,
+            reason=decision.reason,
+            region=decision.region,
+            message=message,
+            placed=True,
+        )
+        return
+    planned = decision.start_at if decision.kind is DecisionKind.WAIT else None
+    if planned is not None:
+        result.wake(planned)
+    _record(
+        run,
+        managed,
+        kind=decision.kind,
+        reason=decision.reason,
+        region=decision.region,
+        message=message,
+        planned_start=planned,
+        placed=False,
+        warning=decision.kind is DecisionKind.HOLD,
+    )
+
+
+def _running(run: _Pass, managed: Managed, decision: Decision) -> int:
+    plan, now, in_flight = run.plan, run.now, run.in_flight
+    obj = managed.obj
+    if decision.kind is not DecisionKind.MOVE or decision.region is None:
+        _record(
+            run,
+            managed,
+            kind=decision.kind,
+            reason=decision.reason,
+            region=obj.placed_region,
+            message=decision.message,
+            placed=True,
+            quiet=True,
+        )
+        return 0
+    target = decision.region
+    message = _explained(managed, decision, plan, now)
+    assert managed.policy is not None  # noqa: S101 - running workloads carry one
+    spec = managed.policy.spec
+    if managed.dry_run:
+        _record(
+            run,
+            managed,
+            kind=DecisionKind.MOVE,
+            reason=decision.reason,
+            region=obj.placed_region,
+            message=f"dry run: would move to {target}: {message}",
+            placed=True,
+            dry_run=True,
+        )
+        return 0
+    blocked: tuple[Reason, str] | None = None
+    if not managed.movable:
+        blocked = (
+            Reason.NOT_MOVABLE,
+            f"a standalone Pod is never evicted (it would be lost); it stays in "
+            f"{obj.placed_region} although {target} would save: {decision.message}",
+        )
+    elif in_flight >= spec.max_moves_in_flight:
+        blocked = (
+            Reason.MOVES_IN_FLIGHT_LIMIT,
+            f"{in_flight} moves in flight, the policy allows {spec.max_moves_in_flight}; "
+            f"would move to {target}: {decision.message}",
+        )
+    if blocked is not None:
+        _record(
+            run,
+            managed,
+            kind=DecisionKind.STAY,
+            reason=blocked[0],
+            region=obj.placed_region,
+            message=blocked[1],
+            placed=True,
+        )
+        return 0
+    if obj.kind is WorkloadKind.POD:
+        return _evict(run, managed, decision, message)
+    _begin_move(run, managed, decision, message)
+    _step_move(run, _refreshed(managed, run.apis))
+    return 1
+
+
+def _evict(run: _Pass, managed: Managed, decision: Decision, message: str) -> int:
+    apis, result = run.apis, run.result
+    outcome = apis.pods.evict(managed.obj)
+    if not outcome.evicted:
+        result.count("eviction-refused")
+        _record(
+            run,
+            managed,
+            kind=DecisionKind.STAY,
+            reason=Reason.EVICTION_BLOCKED,
+            region=managed.obj.placed_region,
+            message=f"eviction to move to {decision.region} refused: {outcome.message}; "
+            "retried on the next pass",
+            placed=True,
+            warning=True,
+        )
+        return 0
+    result.count("evict")
+    metrics.moves_total.labels(outcome="started").inc()
+    _record(
+        run,
+        managed,
+        kind=DecisionKind.MOVE,
+        reason=decision.reason,
+        region=decision.region,
+        message=f"evicted to move to {decision.region}; its controller's replacement is held "
+        f"and placed: {message}",
+        placed=True,
+    )
+    return 1
+
+
+# ---------------------------------------------------------------- moves
+
+
+def _notice_s(managed: Managed) -> tuple[float, float]:
+    """(notice, declared checkpoint time) in seconds."""
+    hints = managed.hints
+    assert hints is not None  # noqa: S101 - an invariant, not input checking
+    assert managed.policy is not None  # noqa: S101 - an invariant, not input checking
+    declared = (
+        hints.checkpoint_duration_s
+        if hints.checkpoint_duration_s is not None
+        else checkpoint_write_s(hints.checkpoint_size_gb, _policy(managed))
+    )
+    return max(float(managed.policy.spec.checkpoint_notice_seconds), declared), declared
+
+
+def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) -> None:
+    plan, now = run.plan, run.now
+    obj = managed.obj
+    source = obj.placed_region or "unknown"
+    assert decision.region is not None  # noqa: S101 - a Move names its target
+    link = plan.link_names.get(frozenset((source, decision.region)))
+    migration = MigrationStatus(
+        phase=MovePhase.PLANNED,
+        from_region=source,
+        to_region=decision.region,
+        reason=decision.reason,
+        started_at=now,
+        phase_since=now,
+        link=link,
+        history=[PhaseEntry(phase=MovePhase.PLANNED, at=now, message=message[:1000])],
+    )
+    metrics.moves_total.labels(outcome="started").inc()
+    _record(
+        run,
+        managed,
+        kind=DecisionKind.MOVE,
+        reason=decision.reason,
+        region=decision.region,
+        message=message,
+        placed=True,
+        migration=migration,
+        migrating=True,
+    )
+    _, declared = _notice_s(managed)
+    grace = managed.hints.termination_grace_s if managed.hints else 30.0
+    if grace < declared:
+        _event(
+            run,
+            managed,
+            Reason.GRACE_PERIOD_TOO_SHORT,
+            f"terminationGracePeriodSeconds is {grace:.0f}s but a checkpoint takes "
+            f"{declared:.0f}s: acknowledge the checkpoint notice "
+            "(docs/checkpoint-protocol.md) or raise the grace period",
+            warning=True,
+        )
+
+
+def _refreshed(managed: Managed, apis: Apis) -> Managed:
+    """The workload with the record just written (its migration now in flight)."""
+    raw = apis.custom.get_namespaced_custom_object(
+        records.GROUP, records.VERSION, managed.obj.namespace, records.PLURAL, managed.record_name
+    )
+    status = WorkloadPlacementStatus.model_validate((raw or {}).get("status") or {})
+    from wattbit.k8s.snapshots import _with, move_record  # noqa: PLC0415 - one call site
+
+    return _with(managed, record=status, stage=Stage.MOVING, move=move_record(status))
+
+
+def observe(managed: Managed, plan: PlanInput) -> ObservedWorkload:
+    """What the cluster shows of a moving workload."""
+    obj = managed.obj
+    move = managed.move
+    assert move is not None  # noqa: S101 - only moving workloads are observed
+    target_nodes = plan.nodes_by_region.get(move.to_region, frozenset())
+    active = [p for p in managed.pods if p.active]
+    requested_since = move.phase_since if move.phase is MovePhase.CHECKPOINT_REQUESTED else None
+    requested = (
+        bool(active)
+        and requested_since is not None
+        and all(
+            p.checkpoint_requested_at is not None and p.checkpoint_requested_at >= requested_since
+            for p in active
+        )
+    )
+    acknowledged = requested_since is not None and any(
+        p.checkpoint_acknowledged_at is not None and p.checkpoint_acknowledged_at >= requested_since
+        for p in managed.pods
+    )
+    return ObservedWorkload(
+        exists=True,
+        finished=obj.finished,
+        suspended=obj.suspended,
+        active_pods=obj.active_pods,
+        terminating_pods=obj.terminating_pods,
+        placed_region=RegionName(obj.placed_region) if obj.placed_region else None,
+        checkpoint_requested=requested,
+        checkpoint_acknowledged=acknowledged,
+        pods_running_in_target=sum(
+            1 for p in active if p.node_name in target_nodes and p.phase == "Running"
+        ),
+        pods_running=sum(1 for p in active if p.node_name and p.phase == "Running"),
+    )
+
+
+def _step_move(run: _Pass, managed: Managed) -> None:
+    plan, apis, now, result = run.plan, run.apis, run.now, run.result
+    move, status = managed.move, managed.record
+    if move is None or status is None or status.migration is None or managed.policy is None:
+        return
+    notice_s, _ = _notice_s(managed)
+    timing = MoveTiming(
+        notice_s=notice_s, max_suspended_s=managed.policy.spec.max_suspended_minutes * 60.0
+    )
+    step = next_step(move, observe(managed, plan), timing, now)
+    result.wake(step.wake_at)
+    migration = status.migration
+    changed = step.phase != migration.phase or bool(step.passed)
+    if changed:
+        _record_phase(run, managed, step)  # intent before action
+    obj = managed.obj
+    action = step.action
+    if action is MoveAction.REQUEST_CHECKPOINT:
+        requested_at = now if changed else migration.phase_since
+        deadline = step.checkpoint_deadline or migration.checkpoint_deadline or now
+        apis.jobs.request_checkpoint(managed.pods, requested_at=requested_at, deadline=deadline)
+        result.wake(deadline)
+    elif action is MoveAction.SUSPEND:
+        apis.jobs.suspend(obj)
+    elif action is MoveAction.REPOINT:
+        target = move.to_region
+        apis.jobs.repoint(obj, region=target, node_selector=plan.region_selectors[target])
+    elif action is MoveAction.RESUME:
+        apis.jobs.resume(obj)
+    elif action is MoveAction.FINISH:
+        moved = step.phase is MovePhase.RUNNING
+        metrics.moves_total.labels(outcome="completed" if moved else "abandoned").inc()
+        _event(run, managed, step.reason or Reason.MOVED, step.message, warning=not moved)
+    if action is not MoveAction.WAIT:
+        result.count(f"move-{action}")
+
+
+def _record_phase(run: _Pass, managed: Managed, step: Step) -> None:
+    now = run.now
+    status = managed.record
+    assert status is not None  # noqa: S101 - an invariant, not input checking
+    assert status.migration is not None  # noqa: S101 - an invariant, not input checking
+    migration = status.migration.model_copy(deep=True)
+    history = list(migration.history)
+    history.extend(
+        PhaseEntry(phase=passed, at=now, message=step.message[:1000]) for passed in step.passed
+    )
+    if step.phase != migration.phase:
+        history.append(PhaseEntry(phase=step.phase, at=now, message=step.message[:1000]))
+        migration.phase_since = now
+        migration.attempt = 1
+    else:
+        migration.attempt += 1
+    migration.phase = step.phase
+    migration.history = history[-MAX_PHASE_HISTORY:]
+    if step.checkpoint_deadline is not None and migration.checkpoint_deadline is None:
+        migration.checkpoint_deadline = step.checkpoint_deadline
+    if step.phase is MovePhase.SUSPENDED and migration.suspended_at is None:
+        migration.suspended_at = now
+    new = status.model_copy(deep=True)
+    new.migration = migration
+    final = step.phase.is_final
+    if step.phase is MovePhase.RUNNING:
+        new.moves = status.moves + 1
+        new.last_move_at = migration.started_at
+        new.region = migration.to_region
+    if final:
+        new.reason = (step.reason or Reason.MOVED).value
+        new.message = step.message[:MAX_MESSAGE]
+        new.decision = DecisionKind.STAY if step.phase is MovePhase.RUNNING else new.decision
+        if step.phase is MovePhase.ABANDONED and step.reason is Reason.SUSPENDED_TOO_LONG:
+            new.placement_failures = status.placement_failures + 1
+    new.conditions = set_condition(
+        new.conditions,
+        Condition(
+            type="Migrating",
+            status=ConditionStatus.FALSE if final else ConditionStatus.TRUE,
+            reason=(step.reason or Reason.MOVED).value if final else migration.reason,
+            message=f"{step.phase}: {step.message}"[:1000],
+            last_transition_time=now,
+        ),
+        now,
+    )
+    _write(run, managed, status, new)
+
+
+def _count_failure(run: _Pass, managed: Managed, what: str) -> None:
+    status = managed.record or WorkloadPlacementStatus()
+    new = status.model_copy(deep=True)
+    new.placement_failures = status.placement_failures + 1
+    new.message = f"failed {what}"[:MAX_MESSAGE]
+    _write(run, managed, status, new)
+
+
+# ---------------------------------------------------------------- records and Events
+
+
+def _explained(managed: Managed, decision: Decision, plan: PlanInput, now: datetime) -> str:
+    if managed.snapshot is None:
+        return decision.message
+    compared = explain.candidates(managed.snapshot, plan.regions, _policy(managed), now)
+    return explain.summary(decision, compared)[:MAX_MESSAGE]
+
+
+def _candidates(managed: Managed, plan: PlanInput, now: datetime) -> list[CandidateStatus]:
+    if managed.snapshot is None or managed.policy is None:
+        return []
+    return [
+        CandidateStatus(
+            region=c.region,
+            eligible=c.eligible,
+            reason=None if c.reason is None else c.reason.value,
+            gpus_free=c.free_gpus,
+            carbon_grams_per_kwh=round(c.carbon_g_per_kwh, 1),
+            price_jpy_per_kwh=round(c.price_jpy_per_kwh, 3),
+            energy_kwh=round(c.energy_kwh, 2),
+            carbon_kg=round(c.carbon_kg, 2),
+            cost_jpy=round(c.cost_jpy, 1),
+        )
+        for c in explain.candidates(managed.snapshot, plan.regions, _policy(managed), now)
+    ]
+
+
+def _record_hold(run: _Pass, managed: Managed, *, reason: Reason | None, message: str) -> None:
+    foreign = managed.stage is Stage.FOREIGN
+    _record(
+        run,
+        managed,
+        kind=None if foreign else DecisionKind.HOLD,
+        reason=reason or Reason.INVALID_WORKLOAD,
+        region=managed.obj.placed_region if foreign else None,
+        message=message,
+        placed=False,
+        warning=not foreign,
+        held=not foreign,
+    )
+
+
+def _record(
+    run: _Pass,
+    managed: Managed,
+    *,
+    kind: DecisionKind | None,
+    reason: Reason,
+    region: str | None,
+    message: str,
+    placed: bool,
+    planned_start: datetime | None = None,
+    migration: MigrationStatus | None = None,
+    migrating: bool = False,
+    dry_run: bool = False,
+    warning: bool = False,
+    quiet: bool = False,
+    held: bool | None = None,
+    plan: PlanInput | None = None,
+) -> None:
+    """Write the workload's decision to its record, and an Event, when what they say changed.
+
+    `quiet`: a change is recorded but not announced (a running workload staying put)."""
+    plan, now = run.plan, run.now
+    status = managed.record
+    new = (status or WorkloadPlacementStatus()).model_copy(deep=True)
+    new.decision = kind
+    new.reason = reason.value
+    new.region = region
+    new.planned_start = planned_start
+    new.message = message[:MAX_MESSAGE]
+    if migration is not None:
+        new.migration = migration
+    is_held = (not placed) if held is None else held
+    for type_, value in (("Placed", placed and not dry_run), ("Held", is_held and not dry_run)):
+        new.conditions = set_condition(
+            new.conditions,
+            Condition(
+                type=type_,
+                status=ConditionStatus.TRUE if value else ConditionStatus.FALSE,
+                reason=Reason.DRY_RUN.value if dry_run else reason.value,
+                message=message[:1000],
+                last_transition_time=now,
+            ),
+            now,
+        )
+    if migrating:
+        new.conditions = set_condition(
+            new.conditions,
+            Condition(
+                type="Migrating",
+                status=ConditionStatus.TRUE,
+                reason=reason.value,
+                message=message[:1000],
+                last_transition_time=now,
+            ),
+            now,
+        )
+    if status is not None and _says_the_same(status, new):
+        return
+    new.decided_at = now
+    new.candidates = _candidates(managed, plan, now)
+    metrics.placement_decisions_total.labels(
+        workload_kind=managed.obj.kind.value,
+        decision=kind.value if kind else "None",
+        reason=reason.value,
+    ).inc()
+    _write(run, managed, status, new)
+    if not quiet:
+        _event(run, managed, Reason.DRY_RUN if dry_run else reason, message, warning=warning)
+
+
+def _says_the_same(old: WorkloadPlacementStatus, new: WorkloadPlacementStatus) -> bool:
+    """Equal in everything but the wording's numbers, the timestamps and the candidates."""
+
+    def gist(status: WorkloadPlacementStatus) -> dict[str, Any]:
+        dumped = status.model_dump(
+            mode="json", exclude={"message", "decided_at", "candidates", "observed_generation"}
+        )
+        dumped["conditions"] = sorted(
+            (c["type"], c["status"], c["reason"]) for c in dumped.get("conditions") or []
+        )
+        return dumped
+
+    return gist(old) == gist(new)
+
+
+def _write(
+    run: _Pass,
+    managed: Managed,
+    old: WorkloadPlacementStatus | None,
+    new: WorkloadPlacementStatus,
+) -> None:
+    apis, result = run.apis, run.result
+    obj = managed.obj
+    if old is None:
+        records.create_record(
+            apis.custom,
+            kind=obj.kind.value,
+            api_version=obj.api_version,
+            namespace=obj.namespace,
+            name=obj.name,
+            uid=obj.uid,
+            policy_name=managed.policy.name if managed.policy else None,
+        )
+    before = _wire(old) if old is not None else {}
+    patch = records.merge_patch(before, _wire(new))
+    if not patch:
+        return
+    apis.custom.patch_namespaced_custom_object_status(
+        records.GROUP,
+        records.VERSION,
+        obj.namespace,
+        records.PLURAL,
+        managed.record_name,
+        {"status": patch},
+        _content_type=records.MERGE_PATCH,
+        _request_timeout=records.REQUEST_TIMEOUT_SECONDS,
+    )
+    result.writes += 1
+
+
+def _wire(status: WorkloadPlacementStatus) -> dict[str, Any]:
+    return status.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def _event(
+    run: _Pass,
+    managed: Managed,
+    reason: Reason,
+    message: str,
+    *,
+    warning: bool = False,
+) -> None:
+    obj = managed.obj
+    events.post(
+        run.apis.core,
+        api_version=obj.api_version,
+        kind=obj.kind.value,
+        namespace=obj.namespace,
+        name=obj.name,
+        uid=obj.uid,
+        reason=reason.value,
+        message=message,
+        now=run.now,
+        warning=warning,
+    )
+
+
+__all__ = ["Apis", "PassResult", "reconcile"]

@@ -1,0 +1,238 @@
+"""Parsed views of the Kubernetes objects the reconcile loop reads: workloads and their pods.
+
+This module's one job is to turn raw Job and Pod bodies (as kopf's indexes see them) into
+small frozen values with the facts placement needs: held or released, suspended, finished,
+where the pod template points, how many pods are active or terminating, the checkpoint
+protocol's annotations. Nothing here decides or calls the API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from wattbit.errors import InvalidWorkloadError
+from wattbit.k8s import names
+from wattbit.k8s.hints import gpus_per_pod
+
+ANNOTATION_RELEASED_AT = "wattbit.io/released-at"
+"""Set by the operator in the same patch that first releases a held workload."""
+
+
+class WorkloadKind(StrEnum):
+    JOB = "Job"
+    POD = "Pod"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadObject:
+    """A deferrable (labelled) Job or bare Pod, as placement sees it."""
+
+    kind: WorkloadKind
+    api_version: str
+    namespace: str
+    name: str
+    uid: str
+    created_at: datetime
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_spec: Mapping[str, Any] = field(default_factory=dict)
+    """A Job's pod template spec, or the Pod's spec."""
+    pods: int = 1
+    """Pods run at once (a Job's parallelism, capped by completions)."""
+    suspended: bool = False
+    """A Job's `spec.suspend`; a Pod still carrying wattbit's scheduling gate."""
+    finished: bool = False
+    active_pods: int = 0
+    terminating_pods: int = 0
+    controller_kind: str | None = None
+    """Kind of the controlling owner (a Job's JobSet, a Pod's ReplicaSet), if any."""
+    held: bool = False
+    """The webhook held it at creation."""
+    released_at: datetime | None = None
+    """When wattbit first released it (None: never)."""
+    placed_region: str | None = None
+    """Region wattbit's placement names (the pod template's or the Pod's annotation)."""
+    node_name: str | None = None
+    """A Pod's node."""
+    resource_version: str = ""
+
+    @property
+    def key(self) -> str:
+        """`Kind/namespace/name`: unique among managed workloads."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def queue_name(self) -> str | None:
+        return self.labels.get(names.ANNOTATION_QUEUE_NAME)
+
+    def gpus(self) -> int:
+        """GPUs asked for by all its pods; raises InvalidWorkloadError on a bad quantity."""
+        return gpus_per_pod(self.pod_spec) * self.pods
+
+    def gpus_or_zero(self) -> int:
+        try:
+            return self.gpus()
+        except InvalidWorkloadError:
+            return 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodView:
+    """A pod of a managed workload (or one carrying wattbit's annotations)."""
+
+    namespace: str
+    name: str
+    uid: str
+    owner_uid: str | None
+    node_name: str | None
+    phase: str
+    terminating: bool
+    gpus: int
+    checkpoint_requested_at: datetime | None = None
+    checkpoint_acknowledged_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+    @property
+    def active(self) -> bool:
+        return not self.finished and not self.terminating
+
+
+def parse_time(text: object) -> datetime | None:
+    """An RFC 3339 time as Kubernetes writes it, or None when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _controller_kind(metadata: Mapping[str, Any]) -> str | None:
+    for owner in metadata.get("ownerReferences") or []:
+        if owner.get("controller"):
+            return str(owner.get("kind"))
+    return None
+
+
+def _controller_uid(metadata: Mapping[str, Any]) -> str | None:
+    for owner in metadata.get("ownerReferences") or []:
+        if owner.get("controller"):
+            return str(owner.get("uid"))
+    return None
+
+
+def _job_finished(status: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+
+
+def job_pod_count(job_spec: Mapping[str, Any]) -> int:
+    """Pods a Job runs at once: parallelism, capped by completions when set."""
+    parallelism = job_spec.get("parallelism")
+    count = 1 if parallelism is None else int(parallelism)
+    completions = job_spec.get("completions")
+    return count if completions is None else min(count, int(completions))
+
+
+def job_object(body: Mapping[str, Any]) -> WorkloadObject:
+    metadata = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    template = spec.get("template") or {}
+    annotations = dict(metadata.get("annotations") or {})
+    template_annotations = (template.get("metadata") or {}).get("annotations") or {}
+    return WorkloadObject(
+        kind=WorkloadKind.JOB,
+        api_version=str(body.get("apiVersion") or "batch/v1"),
+        namespace=str(metadata.get("namespace")),
+        name=str(metadata.get("name")),
+        uid=str(metadata.get("uid")),
+        created_at=parse_time(metadata.get("creationTimestamp")) or datetime.now(UTC),
+        labels=dict(metadata.get("labels") or {}),
+        annotations=annotations,
+        pod_spec=dict(template.get("spec") or {}),
+        pods=job_pod_count(spec),
+        suspended=bool(spec.get("suspend")),
+        finished=_job_finished(status),
+        active_pods=int(status.get("active") or 0),
+        terminating_pods=int(status.get("terminating") or 0),
+        controller_kind=_controller_kind(metadata),
+        held=annotations.get(names.ANNOTATION_HELD) == "true",
+        released_at=parse_time(annotations.get(ANNOTATION_RELEASED_AT)),
+        placed_region=template_annotations.get(names.ANNOTATION_REGION),
+        resource_version=str(metadata.get("resourceVersion") or ""),
+    )
+
+
+def pod_object(body: Mapping[str, Any]) -> WorkloadObject:
+    metadata = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    annotations = dict(metadata.get("annotations") or {})
+    gated = any(g.get("name") == names.SCHEDULING_GATE for g in spec.get("schedulingGates") or [])
+    phase = status.get("phase")
+    terminating = metadata.get("deletionTimestamp") is not None
+    return WorkloadObject(
+        kind=WorkloadKind.POD,
+        api_version="v1",
+        namespace=str(metadata.get("namespace")),
+        name=str(metadata.get("name")),
+        uid=str(metadata.get("uid")),
+        created_at=parse_time(metadata.get("creationTimestamp")) or datetime.now(UTC),
+        labels=dict(metadata.get("labels") or {}),
+        annotations=annotations,
+        pod_spec=dict(spec),
+        pods=1,
+        suspended=gated,
+        finished=phase in ("Succeeded", "Failed"),
+        active_pods=0 if gated or terminating or phase in ("Succeeded", "Failed") else 1,
+        terminating_pods=1 if terminating else 0,
+        controller_kind=_controller_kind(metadata),
+        held=annotations.get(names.ANNOTATION_HELD) == "true",
+        released_at=parse_time(annotations.get(ANNOTATION_RELEASED_AT)),
+        placed_region=annotations.get(names.ANNOTATION_REGION),
+        node_name=spec.get("nodeName"),
+        resource_version=str(metadata.get("resourceVersion") or ""),
+    )
+
+
+def is_job_pod(body: Mapping[str, Any]) -> bool:
+    """Pods owned by a Job are not workloads of their own: the Job is the unit."""
+    metadata = body.get("metadata") or {}
+    return _controller_kind(metadata) == "Job"
+
+
+def pod_view(body: Mapping[str, Any]) -> PodView:
+    metadata = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    annotations = metadata.get("annotations") or {}
+    try:
+        gpus = gpus_per_pod(spec)
+    except InvalidWorkloadError:
+        gpus = 0
+    return PodView(
+        namespace=str(metadata.get("namespace")),
+        name=str(metadata.get("name")),
+        uid=str(metadata.get("uid")),
+        owner_uid=_controller_uid(metadata),
+        node_name=spec.get("nodeName"),
+        phase=str((body.get("status") or {}).get("phase") or "Pending"),
+        terminating=metadata.get("deletionTimestamp") is not None,
+        gpus=gpus,
+        checkpoint_requested_at=parse_time(
+            annotations.get(names.ANNOTATION_CHECKPOINT_REQUESTED_AT)
+        ),
+        checkpoint_acknowledged_at=parse_time(
+            annotations.get(names.ANNOTATION_CHECKPOINT_ACKNOWLEDGED_AT)
+        ),
+    )

@@ -1,0 +1,634 @@
+"""From what the indexes hold to what the decision core is told: one snapshot per reconcile.
+
+This module's one job is translation. It classifies each deferrable workload (pending,
+running, moving, finished, someone else's, invalid) from the workload object and its
+WorkloadPlacement record, reads its hints and policy, and builds the core's
+`RegionSnapshot`s (the feeds' own signal values on an hourly grid, and free GPUs and power per
+slot, counting every running or moving workload and every other GPU pod), `LinkSnapshot`s and
+`WorkloadSnapshot`s. It decides nothing and calls nothing: the handlers hand it plain values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from wattbit.api.v1alpha1.apnlink import APNLinkSpec
+from wattbit.api.v1alpha1.placementpolicy import (
+    DEFAULT_POLICY_NAME,
+    PlacementPolicySpec,
+    PolicyMode,
+)
+from wattbit.api.v1alpha1.region import Availability, RegionSpec, RegionStatus
+from wattbit.api.v1alpha1.workloadplacement import WorkloadPlacementStatus
+from wattbit.core.migration import MovePhase, MoveRecord
+from wattbit.core.model import (
+    SECONDS_PER_HOUR,
+    Horizon,
+    LinkSnapshot,
+    Policy,
+    Reason,
+    RegionName,
+    RegionSnapshot,
+    WorkloadId,
+    WorkloadSnapshot,
+    WorkloadState,
+)
+from wattbit.core.signals import SignalReading
+from wattbit.errors import InvalidWorkloadError
+from wattbit.k8s.capacity import NodeGpus, PodGpus, selects
+from wattbit.k8s.hints import WorkloadHints, read_hints
+from wattbit.k8s.objects import PodView, WorkloadKind, WorkloadObject
+
+HORIZON_SLOTS = 48
+"""Two days of hourly slots: the planner looks this far ahead."""
+MIN_REMAINING_S = 300.0
+"""A running workload past its expected duration is assumed to need at least this long."""
+JOULES_PER_KWH = 3_600_000.0
+STALE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Stage(StrEnum):
+    """Where a deferrable workload is, as the reconcile loop acts on it."""
+
+    PENDING = "Pending"
+    """Held by the webhook and never released: the planner places it now or later."""
+    RUNNING = "Running"
+    """Released and running (or scheduling) in a region: the planner may move it."""
+    MOVING = "Moving"
+    """A move is in flight: the migration steps drive it, the planner does not."""
+    FINISHED = "Finished"
+    FOREIGN = "Foreign"
+    """Kueue's or its owner's to suspend and resume; wattbit only records that."""
+    INVALID = "Invalid"
+    """Its hints or GPU request cannot be read, or its policy is missing: held with a reason."""
+    PAUSED = "Paused"
+    """Released before, now suspended by someone else: left alone."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegionEntry:
+    name: str
+    spec: RegionSpec
+    status: RegionStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordEntry:
+    """A WorkloadPlacement as the index holds it."""
+
+    namespace: str
+    name: str
+    workload_uid: str
+    status: WorkloadPlacementStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterView:
+    """Everything one reconcile reads, copied out of the indexes at one moment."""
+
+    now: datetime
+    regions: Mapping[str, RegionEntry]
+    readings: Mapping[str, SignalReading]
+    """The feeds' own latest readings (unrounded); a region missing here falls back to its
+    status."""
+    nodes: Sequence[NodeGpus]
+    gpu_pods: Sequence[PodGpus]
+    workloads: Sequence[WorkloadObject]
+    pods_by_owner: Mapping[str, Sequence[PodView]]
+    """Pods by their controlling owner's uid (a Job's pods)."""
+    records: Mapping[tuple[str, str], RecordEntry]
+    """(namespace, record name) -> record."""
+    policies: Mapping[tuple[str, str], Mapping[str, Any]]
+    """(namespace, name) -> PlacementPolicy spec."""
+    links: Mapping[str, Mapping[str, Any]]
+    """APNLink name -> spec."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyChoice:
+    name: str | None
+    """The PlacementPolicy's name; None: the built-in defaults."""
+    spec: PlacementPolicySpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Managed:
+    """One deferrable workload with everything the loop needs to act on it."""
+
+    obj: WorkloadObject
+    record_name: str
+    record: WorkloadPlacementStatus | None
+    stage: Stage
+    reason: Reason | None = None
+    """FOREIGN / INVALID: why."""
+    message: str = ""
+    hints: WorkloadHints | None = None
+    policy: PolicyChoice | None = None
+    snapshot: WorkloadSnapshot | None = None
+    """PENDING / RUNNING: what the planner is told."""
+    move: MoveRecord | None = None
+    """MOVING: the move in flight."""
+    pods: tuple[PodView, ...] = ()
+
+    @property
+    def workload_id(self) -> WorkloadId:
+        return WorkloadId(self.obj.key)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.policy is not None and self.policy.spec.mode is PolicyMode.DRY_RUN
+
+    @property
+    def movable(self) -> bool:
+        """Jobs move by suspension; Pods only when a controller will replace them."""
+        return self.obj.kind is WorkloadKind.JOB or self.obj.controller_kind is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanInput:
+    """The decision core's inputs, grouped by policy (one `decide` call per group)."""
+
+    horizon: Horizon
+    regions: tuple[RegionSnapshot, ...]
+    links: tuple[LinkSnapshot, ...]
+    link_names: Mapping[frozenset[str], str]
+    """Regions at both ends -> APNLink name, for the records."""
+    groups: tuple[tuple[Policy, tuple[Managed, ...]], ...]
+    managed: tuple[Managed, ...]
+    """Every deferrable workload, in a stable order."""
+    region_selectors: Mapping[str, Mapping[str, str]]
+    nodes_by_region: Mapping[str, frozenset[str]]
+    """Region -> names of its nodes (where a moved workload's pods must land)."""
+
+
+# ---------------------------------------------------------------- policies
+
+
+def core_policy(spec: PlacementPolicySpec) -> Policy:
+    """The core's Policy for a PlacementPolicy spec."""
+    latency_ms = (
+        None
+        if spec.max_link_latency_microseconds is None
+        else spec.max_link_latency_microseconds / 1000.0
+    )
+    return Policy(
+        carbon_price_jpy_per_tonne=float(spec.carbon_price_jpy_per_tonne),
+        min_saving_fraction=spec.minimum_saving_percent / 100.0,
+        stability_window_s=spec.stability_window_minutes * 60.0,
+        cooldown_s=spec.cooldown_minutes * 60.0,
+        max_moves=spec.max_moves_per_workload,
+        safety_margin_s=spec.safety_margin_minutes * 60.0,
+        max_wait_s=spec.tolerance_window_minutes * 60.0,
+        allow_waiting=spec.tolerance_window_minutes > 0,
+        max_link_latency_ms=latency_ms,
+    )
+
+
+def choose_policy(
+    obj: WorkloadObject,
+    policies: Mapping[tuple[str, str], Mapping[str, Any]],
+    builtin: PlacementPolicySpec,
+) -> PolicyChoice:
+    """The workload's policy: the one it names (which must exist), else its namespace's
+    `default`, else the built-in. Raises InvalidWorkloadError for a missing or invalid one."""
+    named = obj.annotations.get("wattbit.io/policy")
+    name = named or DEFAULT_POLICY_NAME
+    raw = policies.get((obj.namespace, name))
+    if raw is None:
+        if named:
+            raise InvalidWorkloadError(
+                Reason.POLICY_NOT_FOUND,
+                f"wattbit.io/policy names PlacementPolicy {obj.namespace}/{named}, "
+                "which does not exist; held until it does",
+            )
+        return PolicyChoice(name=None, spec=builtin)
+    try:
+        return PolicyChoice(name=name, spec=PlacementPolicySpec.model_validate(dict(raw)))
+    except ValidationError as error:
+        raise InvalidWorkloadError(
+            Reason.POLICY_NOT_FOUND, f"PlacementPolicy {obj.namespace}/{name} is invalid: {error}"
+        ) from error
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def record_name(obj: WorkloadObject) -> str:
+    return f"{obj.kind.lower()}-{obj.name}"
+
+
+def move_record(status: WorkloadPlacementStatus | None) -> MoveRecord | None:
+    migration = status.migration if status else None
+    if migration is None:
+        return None
+    return MoveRecord(
+        phase=migration.phase,
+        from_region=RegionName(migration.from_region),
+        to_region=RegionName(migration.to_region),
+        started_at=migration.started_at,
+        phase_since=migration.phase_since,
+        checkpoint_deadline=migration.checkpoint_deadline,
+        suspended_at=migration.suspended_at,
+    )
+
+
+def classify(  # noqa: PLR0911 - one return per stage, in the order they are tested
+    obj: WorkloadObject,
+    *,
+    record: RecordEntry | None,
+    view: ClusterView,
+    builtin: PlacementPolicySpec,
+    default_gpu_power_watts: float,
+    default_expected_duration_s: float,
+) -> Managed:
+    """Place one workload in its stage, with its hints, policy and (for the planner) snapshot."""
+    status = record.status if record and record.workload_uid == obj.uid else None
+    base = Managed(
+        obj=obj,
+        record_name=record_name(obj),
+        record=status,
+        stage=Stage.FINISHED,
+        pods=tuple(view.pods_by_owner.get(obj.uid, ())),
+    )
+    move = move_record(status)
+    in_flight = move is not None and not move.phase.is_final
+    if obj.finished and not in_flight:
+        return base
+    if obj.queue_name is not None:
+        return _with(
+            base,
+            stage=Stage.FOREIGN,
+            reason=Reason.MANAGED_BY_KUEUE,
+            message=f"queued in Kueue ({obj.queue_name}): Kueue suspends and resumes it, "
+            "wattbit never does",
+        )
+    if obj.kind is WorkloadKind.JOB and obj.controller_kind is not None:
+        return _with(
+            base,
+            stage=Stage.FOREIGN,
+            reason=Reason.MANAGED_BY_OWNER,
+            message=f"owned by a {obj.controller_kind}, which suspends and resumes it; "
+            "wattbit never does",
+        )
+    try:
+        policy = choose_policy(obj, view.policies, builtin)
+        hints = read_hints(
+            pod_spec=obj.pod_spec,
+            pods=obj.pods,
+            annotations=obj.annotations,
+            created_at=obj.created_at,
+            default_gpu_power_watts=default_gpu_power_watts,
+            default_expected_duration_s=default_expected_duration_s,
+        )
+    except InvalidWorkloadError as error:
+        return _with(
+            base,
+            stage=Stage.INVALID,
+            reason=_reason(error.reason),
+            message=f"{error.reason}: {error.message}",
+        )
+    base = _with(base, hints=hints, policy=policy)
+    if in_flight:
+        return _with(base, stage=Stage.MOVING, move=move)
+    if obj.suspended:
+        if obj.held and obj.released_at is None:
+            return _with(base, stage=Stage.PENDING, snapshot=_snapshot(base, view, pending=True))
+        return _with(base, stage=Stage.PAUSED)
+    return _with(base, stage=Stage.RUNNING, snapshot=_snapshot(base, view, pending=False))
+
+
+def _reason(text: str) -> Reason:
+    """A hint's own reason (InvalidDeadline, ...) is in the message; the record's reason is
+    one of the shared vocabulary."""
+    try:
+        return Reason(text)
+    except ValueError:
+        return Reason.INVALID_WORKLOAD
+
+
+def _with(managed: Managed, **changes: Any) -> Managed:
+    values = {name: getattr(managed, name) for name in managed.__dataclass_fields__}
+    values.update(changes)
+    return Managed(**values)
+
+
+def remaining_runtime_s(managed: Managed, now: datetime) -> float:
+    """Expected run time still needed: the expected duration less the time run so far (since
+    the first release, less the downtime of the last move)."""
+    assert managed.hints is not None  # noqa: S101 - classify sets hints before calling
+    expected = managed.hints.expected_duration_s
+    started = managed.obj.released_at
+    if started is None:
+        return expected
+    elapsed = (now - started).total_seconds()
+    status = managed.record
+    migration = status.migration if status else None
+    if migration is not None and migration.phase.is_final:
+        elapsed -= max(0.0, (migration.phase_since - migration.started_at).total_seconds())
+    return max(expected - max(elapsed, 0.0), MIN_REMAINING_S)
+
+
+def _snapshot(managed: Managed, view: ClusterView, *, pending: bool) -> WorkloadSnapshot:
+    hints, policy, obj = managed.hints, managed.policy, managed.obj
+    assert hints is not None  # noqa: S101 - an invariant, not input checking
+    assert policy is not None  # noqa: S101 - an invariant, not input checking
+    status = managed.record
+    allowed: set[str] | None = (
+        set(policy.spec.allowed_regions) if policy.spec.allowed_regions else None
+    )
+    draining = {
+        name
+        for name, entry in view.regions.items()
+        if entry.spec.availability is Availability.DRAINING
+    }
+    if draining:
+        allowed = (set(view.regions) if allowed is None else allowed) - draining
+    acks = [p.checkpoint_acknowledged_at for p in managed.pods if p.checkpoint_acknowledged_at]
+    migration = status.migration if status else None
+    return WorkloadSnapshot(
+        workload_id=managed.workload_id,
+        gpus=hints.gpus,
+        power_kw_per_gpu=hints.power_kw_per_gpu,
+        remaining_runtime_s=(
+            hints.expected_duration_s if pending else remaining_runtime_s(managed, view.now)
+        ),
+        deadline=hints.deadline,
+        state=WorkloadState.PENDING if pending else WorkloadState.RUNNING,
+        current_region=None if pending else _region_name(obj.placed_region),
+        allowed_regions=None if allowed is None else frozenset(RegionName(r) for r in allowed),
+        checkpoint_size_gb=hints.checkpoint_size_gb,
+        last_checkpoint_at=max(acks) if acks else None,
+        submitted_at=obj.created_at,
+        last_moved_at=status.last_move_at if status else None,
+        previous_region=(
+            RegionName(migration.from_region)
+            if migration is not None and migration.phase is MovePhase.RUNNING
+            else None
+        ),
+        move_count=status.moves if status else 0,
+    )
+
+
+def _region_name(name: str | None) -> RegionName | None:
+    return None if name is None else RegionName(name)
+
+
+# ---------------------------------------------------------------- regions
+
+
+def horizon_for(now: datetime) -> Horizon:
+    return Horizon(start=now, slot_s=SECONDS_PER_HOUR, slot_count=HORIZON_SLOTS)
+
+
+def per_slot_forecast(
+    reading: SignalReading, horizon: Horizon
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Carbon and price per horizon slot, from the forecast point covering each slot's middle;
+    a slot before the first point takes the current value, and the tuples stop where the
+    forecast stops (the core repeats the last day's shape beyond)."""
+    points = reading.forecast
+    carbon: list[float] = []
+    price: list[float] = []
+    index = -1
+    for slot in range(horizon.slot_count):
+        middle = horizon.slot_start(slot) + timedelta(seconds=horizon.slot_s / 2)
+        while index + 1 < len(points) and points[index + 1].start <= middle:
+            index += 1
+        if index + 1 >= len(points) and points and middle - points[-1].start > timedelta(hours=1):
+            break  # past the forecast's end
+        point = points[index] if index >= 0 else None
+        carbon.append(_value(point.carbon_g_per_kwh if point else None, reading.carbon_g_per_kwh))
+        price.append(_value(point.price_jpy_per_kwh if point else None, reading.price_jpy_per_kwh))
+    return tuple(carbon), tuple(price)
+
+
+def _value(value: float | None, fallback: float | None) -> float:
+    if value is not None:
+        return value
+    return fallback if fallback is not None else 0.0
+
+
+def region_reading(
+    entry: RegionEntry, readings: Mapping[str, SignalReading]
+) -> SignalReading | None:
+    """The feed's own reading, else the one recorded in the status (rounded)."""
+    from wattbit.core.signals import ForecastPoint  # noqa: PLC0415 - only for the fallback
+
+    reading = readings.get(entry.name)
+    if reading is not None:
+        return reading
+    signals = entry.status.signals
+    if signals is None or signals.observed_at is None:
+        return None
+    return SignalReading(
+        carbon_g_per_kwh=signals.carbon_grams_per_kwh,
+        price_jpy_per_kwh=signals.price_jpy_per_kwh,
+        observed_at=signals.observed_at,
+        source=signals.source or "status",
+        forecast=tuple(
+            ForecastPoint(
+                start=p.start,
+                carbon_g_per_kwh=p.carbon_grams_per_kwh,
+                price_jpy_per_kwh=p.price_jpy_per_kwh,
+            )
+            for p in signals.forecast
+        ),
+    )
+
+
+@dataclass(slots=True)
+class _Usage:
+    gpus: list[float]
+    kw: list[float]
+
+
+def _slots_for(seconds: float, horizon: Horizon) -> int:
+    return min(horizon.slot_count, max(1, math.ceil(seconds / horizon.slot_s - 1e-9)))
+
+
+def region_usage(  # noqa: PLR0912 - one branch per kind of GPU user
+    view: ClusterView,
+    managed: Sequence[Managed],
+    horizon: Horizon,
+    selectors: Mapping[str, Mapping[str, str]],
+    default_kw_per_gpu: float,
+) -> dict[str, _Usage]:
+    """GPUs and facility kW in use per region and slot: every GPU pod that is not a managed
+    workload's, plus running workloads until their expected end and moves in flight (in the
+    target, and in the source while their pods are still there)."""
+    slots = horizon.slot_count
+    usage = {name: _Usage(gpus=[0.0] * slots, kw=[0.0] * slots) for name in selectors}
+    pue = {name: view.regions[name].spec.pue_value() for name in selectors}
+    region_of_node: dict[str, str] = {}
+    for node in view.nodes:
+        for name, selector in selectors.items():
+            if selects(selector, node.labels):
+                region_of_node[node.name] = name
+                break
+    counted_by_workload: set[str] = set()
+    for item in managed:
+        if item.stage in (Stage.RUNNING, Stage.MOVING, Stage.PAUSED, Stage.PENDING):
+            counted_by_workload.add(item.obj.uid)
+
+    def add(region: str | None, gpus: float, kw_per_gpu: float, first: int, end: int) -> None:
+        if region not in usage or gpus <= 0:
+            return
+        for slot in range(first, min(end, slots)):
+            usage[region].gpus[slot] += gpus
+            usage[region].kw[slot] += gpus * kw_per_gpu * pue[region]
+
+    for pod in view.gpu_pods:
+        if pod.owner_uid in counted_by_workload or pod.uid in counted_by_workload:
+            continue
+        region = (
+            region_of_node.get(pod.node_name)
+            if pod.node_name
+            else (None if pod.gated else pod.region_annotation)
+        )
+        add(region, pod.gpus, default_kw_per_gpu, 0, slots)
+    for item in managed:
+        if item.hints is None:
+            continue
+        gpus, kw = float(item.hints.gpus), item.hints.power_kw_per_gpu
+        if item.stage is Stage.RUNNING and item.snapshot is not None:
+            end = _slots_for(item.snapshot.remaining_runtime_s, horizon)
+            add(item.obj.placed_region, gpus, kw, 0, end)
+        elif item.stage is Stage.MOVING and item.move is not None:
+            end = _slots_for(remaining_runtime_s(item, view.now), horizon)
+            add(item.move.to_region, gpus, kw, 0, end)
+            if item.obj.active_pods or item.obj.terminating_pods:
+                add(item.move.from_region, gpus, kw, 0, 1)
+        elif item.stage is Stage.PAUSED:
+            add(item.obj.placed_region, gpus, kw, 0, slots)
+    return usage
+
+
+def region_snapshots(
+    view: ClusterView,
+    managed: Sequence[Managed],
+    horizon: Horizon,
+    default_kw_per_gpu: float,
+) -> tuple[tuple[RegionSnapshot, ...], dict[str, dict[str, str]]]:
+    selectors = {
+        name: entry.spec.effective_node_selector(name) for name, entry in view.regions.items()
+    }
+    usage = region_usage(view, managed, horizon, selectors, default_kw_per_gpu)
+    snapshots: list[RegionSnapshot] = []
+    for name, entry in sorted(view.regions.items()):
+        spec = entry.spec
+        total = sum(
+            node.allocatable_gpus
+            for node in view.nodes
+            if node.schedulable and selects(selectors[name], node.labels)
+        )
+        if spec.capacity is not None and spec.capacity.gpus is not None:
+            total = min(total, spec.capacity.gpus)
+        free = tuple(max(0, math.floor(total - used + 1e-9)) for used in usage[name].gpus)
+        headroom: tuple[float, ...] = ()
+        if spec.capacity is not None and spec.capacity.power_cap_kilowatts is not None:
+            cap = float(spec.capacity.power_cap_kilowatts)
+            headroom = tuple(max(0.0, cap - used) for used in usage[name].kw)
+        reading = region_reading(entry, view.readings)
+        carbon_now = reading.carbon_g_per_kwh if reading else None
+        price_now = reading.price_jpy_per_kwh if reading else None
+        known = reading is not None and carbon_now is not None and price_now is not None
+        carbon, price = per_slot_forecast(reading, horizon) if reading else ((), ())
+        snapshots.append(
+            RegionSnapshot(
+                name=RegionName(name),
+                carbon_g_per_kwh=_value(carbon_now, None),
+                price_jpy_per_kwh=_value(price_now, None),
+                signal_observed_at=reading.observed_at if known and reading else STALE_EPOCH,
+                signal_max_age_s=float(spec.signals.max_age_seconds),
+                carbon_forecast_g_per_kwh=carbon,
+                price_forecast_jpy_per_kwh=price,
+                free_gpus=free,
+                power_headroom_kw=headroom,
+                pue=spec.pue_value(),
+                available=spec.availability is not Availability.UNAVAILABLE,
+            )
+        )
+    return tuple(snapshots), selectors
+
+
+def link_snapshots(
+    links: Mapping[str, Mapping[str, Any]], regions: Iterable[str]
+) -> tuple[tuple[LinkSnapshot, ...], dict[frozenset[str], str]]:
+    known = set(regions)
+    out: list[LinkSnapshot] = []
+    names: dict[frozenset[str], str] = {}
+    for name, raw in sorted(links.items()):
+        try:
+            spec = APNLinkSpec.model_validate(dict(raw))
+        except ValidationError:
+            continue
+        if spec.from_region not in known or spec.to_region not in known:
+            continue
+        out.append(
+            LinkSnapshot(
+                from_region=RegionName(spec.from_region),
+                to_region=RegionName(spec.to_region),
+                latency_ms=spec.latency_microseconds / 1000.0,
+                bandwidth_gbps=float(spec.bandwidth_gbps),
+                energy_kwh_per_gb=spec.energy_joules_per_gigabyte / JOULES_PER_KWH,
+                bidirectional=spec.bidirectional,
+            )
+        )
+        names[frozenset((spec.from_region, spec.to_region))] = name
+    return tuple(out), names
+
+
+# ---------------------------------------------------------------- the whole input
+
+
+@dataclass(kw_only=True)
+class SnapshotSettings:
+    builtin_policy: PlacementPolicySpec = field(default_factory=PlacementPolicySpec)
+    default_gpu_power_watts: float = 700.0
+    default_expected_duration_s: float = SECONDS_PER_HOUR
+
+
+def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
+    """Classify every workload and build the core's inputs, grouped by policy."""
+    records_by_key = {(r.namespace, r.name): r for r in view.records.values()}
+    managed = tuple(
+        classify(
+            obj,
+            record=records_by_key.get((obj.namespace, record_name(obj))),
+            view=view,
+            builtin=settings.builtin_policy,
+            default_gpu_power_watts=settings.default_gpu_power_watts,
+            default_expected_duration_s=settings.default_expected_duration_s,
+        )
+        for obj in sorted(view.workloads, key=lambda o: (o.created_at, o.key))
+    )
+    horizon = horizon_for(view.now)
+    regions, selectors = region_snapshots(
+        view, managed, horizon, settings.default_gpu_power_watts / 1000.0
+    )
+    links, link_names = link_snapshots(view.links, view.regions)
+    groups: dict[Policy, list[Managed]] = defaultdict(list)
+    for item in managed:
+        if item.snapshot is not None and item.policy is not None:
+            groups[core_policy(item.policy.spec)].append(item)
+    return PlanInput(
+        horizon=horizon,
+        regions=regions,
+        links=links,
+        link_names=link_names,
+        groups=tuple((policy, tuple(items)) for policy, items in groups.items()),
+        managed=managed,
+        region_selectors=selectors,
+        nodes_by_region={
+            name: frozenset(n.name for n in view.nodes if selects(selector, n.labels))
+            for name, selector in selectors.items()
+        },
+    )
