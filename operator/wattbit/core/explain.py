@@ -84,7 +84,7 @@ def _ineligible(
     if not region.available:
         return Reason.REGION_UNAVAILABLE
     if workload.allowed_regions is not None and region.name not in workload.allowed_regions:
-        return Reason.NO_ELIGIBLE_REGION
+        return Reason.REGION_NOT_ALLOWED
     if region.is_stale(now):
         return Reason.SIGNAL_STALE
     if region.name != workload.current_region and free < workload.gpus:

@@ -125,6 +125,8 @@ class Reason(StrEnum):
     """A move kept the workload suspended longer than the policy allows; it is resumed."""
     COMPLETED = "Completed"
     """The workload finished; its record is final."""
+    REGION_NOT_ALLOWED = "RegionNotAllowed"
+    """This region is not among the workload's allowed regions (policy or draining)."""
     # --- other objects' conditions
     READY = "Ready"
     SIGNALS_FRESH = "SignalsFresh"

@@ -3,6 +3,9 @@
 Run with ``kopf run -m wattbit.handlers`` or ``python -m wattbit``.
 """
 
-from wattbit.handlers import indexes, loop, powersignals, regions, startup, webhooks
+# startup first: its configure handler builds the context every other startup handler uses
+# (kopf runs startup handlers in the order they are registered).
+from wattbit.handlers import startup  # isort: skip
+from wattbit.handlers import indexes, loop, powersignals, regions, webhooks
 
 __all__ = ["indexes", "loop", "powersignals", "regions", "startup", "webhooks"]

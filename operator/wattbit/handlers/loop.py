@@ -51,7 +51,9 @@ _TASK_KEY = "wattbit-loop"
 
 @kopf.on.startup(id="start-reconcile-loop")
 async def start_loop(*, memo: Any, **kwargs: Any) -> None:
-    context: OperatorContext = memo["wattbit"]
+    context: OperatorContext | None = memo.get("wattbit")
+    if context is None:  # configure has not run yet
+        raise kopf.TemporaryError("waiting for the operator context", delay=0.2)
     context.event_loop = asyncio.get_running_loop()
     context.wake = asyncio.Event()
     context.indexed = asyncio.Event()

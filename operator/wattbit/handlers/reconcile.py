@@ -208,8 +208,7 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
             kind=decision.kind,
             reason=decision.reason,
             region=None,
-            message=f"dry run: would {decision.kind} in {decision.region or 'no region'}: "
-            f"{message}",
+            message=f"{_dry_run_prefix(managed)}: would {_verb(decision)}: {message}",
             placed=False,
             dry_run=True,
         )
@@ -251,6 +250,20 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
     )
 
 
+def _dry_run_prefix(managed: Managed) -> str:
+    name = managed.policy.name if managed.policy and managed.policy.name else "built-in"
+    return f"dry run ({name})"
+
+
+def _verb(decision: Decision) -> str:
+    """What a pending workload's decision would do, in words."""
+    if decision.kind is DecisionKind.RUN_NOW:
+        return f"place in {decision.region}"
+    if decision.kind is DecisionKind.WAIT and decision.start_at is not None:
+        return f"wait until {decision.start_at.isoformat()} for {decision.region}"
+    return f"hold ({decision.reason})"
+
+
 def _running(run: _Pass, managed: Managed, decision: Decision) -> int:
     plan, now, in_flight = run.plan, run.now, run.in_flight
     obj = managed.obj
@@ -277,7 +290,7 @@ def _running(run: _Pass, managed: Managed, decision: Decision) -> int:
             kind=DecisionKind.MOVE,
             reason=decision.reason,
             region=obj.placed_region,
-            message=f"dry run: would move to {target}: {message}",
+            message=f"{_dry_run_prefix(managed)}: would move to {target}: {message}",
             placed=True,
             dry_run=True,
         )

@@ -165,8 +165,9 @@ def _refresh_signals(
             )
             before = find_condition(previous.conditions, "SignalsFresh")
             if before is not None and before.status == ConditionStatus.FALSE:
-                kopf.info(
+                kopf.event(
                     body,
+                    type="Normal",
                     reason="SignalsFresh",
                     message=f"signals fresh again: {signal_reading.describe(latest)}",
                 )

@@ -34,7 +34,9 @@ def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
-    settings.posting.level = logging.INFO
+    # Our own Events say what was decided (wattbit.k8s.events); kopf posts only its failures,
+    # not a "succeeded" Event for every handler run.
+    settings.posting.level = logging.WARNING
     # Our handlers are sync (the kubernetes client is sync); decisions run in the one
     # reconcile loop, so a few threads are enough and keep memory small.
     settings.execution.max_workers = 8

@@ -385,7 +385,11 @@ def _region_name(name: str | None) -> RegionName | None:
 
 
 def horizon_for(now: datetime) -> Horizon:
-    return Horizon(start=now, slot_s=SECONDS_PER_HOUR, slot_count=HORIZON_SLOTS)
+    """Hourly slots from the start of the current hour: slot boundaries, and so planned
+    starts, stay put from one pass to the next (a grid starting at `now` would shift them
+    every pass, and rewrite every waiting record)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return Horizon(start=hour, slot_s=SECONDS_PER_HOUR, slot_count=HORIZON_SLOTS)
 
 
 def per_slot_forecast(
