@@ -94,3 +94,11 @@ workloads_managed = Gauge(
     ["stage"],
     namespace=NAMESPACE,
 )
+
+api_requests_total = Counter(
+    "api_requests_total",
+    "Requests the operator's own API client sent to the API server, by HTTP method (kopf's "
+    "watches and its handler bookkeeping are not counted).",
+    ["method"],
+    namespace=NAMESPACE,
+)

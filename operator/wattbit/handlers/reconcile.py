@@ -15,6 +15,7 @@ loop in `wattbit.handlers.loop` schedules it.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,6 +59,8 @@ from wattbit.k8s.workloads import JobAdapter, PodAdapter
 
 logger = logging.getLogger(__name__)
 
+CRASH_AFTER_PHASE = os.environ.get("WATTBIT_TEST_CRASH_AFTER_PHASE", "")
+"""Test-only: a move phase after whose recording the process exits (empty: never)."""
 HTTP_FORBIDDEN = 403
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
@@ -547,6 +550,11 @@ def _record_phase(run: _Pass, managed: Managed, step: Step) -> None:
         now,
     )
     _write(run, managed, status, new)
+    if CRASH_AFTER_PHASE and step.phase.value == CRASH_AFTER_PHASE:
+        # Fault injection for the crash tests: die after recording the phase, before its
+        # action, as a SIGKILL at the worst moment would (docs/design/...-reconcile-loop.md).
+        logger.warning("WATTBIT_TEST_CRASH_AFTER_PHASE=%s: exiting now", CRASH_AFTER_PHASE)
+        os._exit(137)
 
 
 def _count_failure(run: _Pass, managed: Managed, what: str) -> None:

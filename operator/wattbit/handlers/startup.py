@@ -14,7 +14,7 @@ from kubernetes import client
 
 from wattbit import metrics
 from wattbit.config import OperatorConfig
-from wattbit.handlers.context import OperatorContext
+from wattbit.handlers.context import CountingApiClient, OperatorContext
 from wattbit.k8s import client as k8s_client
 from wattbit.k8s import webhook_config
 
@@ -55,7 +55,7 @@ def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger
             "no webhook certificate configured: deferrable workloads are not held at creation"
         )
 
-    api = k8s_client.api_client()
+    api = k8s_client.api_client(CountingApiClient)
     context = OperatorContext.build(config=config, api=api)
     memo["wattbit"] = context
 

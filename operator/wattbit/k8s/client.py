@@ -9,9 +9,9 @@ from __future__ import annotations
 from kubernetes import client, config
 
 
-def api_client() -> client.ApiClient:
+def api_client(factory: type[client.ApiClient] = client.ApiClient) -> client.ApiClient:
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    return factory()
