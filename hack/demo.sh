@@ -72,8 +72,11 @@ kubectl apply -f examples/regions.yaml >&2
 kubectl wait --for=condition=Ready --timeout=60s region/hokkaido region/tokyo region/kyushu >&2
 kubectl get regions >&2
 
+kubectl apply -f examples/apn-links.yaml >&2
 kubectl get namespace ml-team >/dev/null 2>&1 || kubectl create namespace ml-team >&2
-kubectl delete job llm-finetune llm-pretrain -n ml-team --ignore-not-found --wait=true >&2
+kubectl delete job llm-finetune llm-pretrain llm-eval llm-sft -n ml-team --ignore-not-found --wait=true >&2
+kubectl delete powersignals -n ml-team --all >/dev/null 2>&1 || true
+kubectl apply -f examples/policies.yaml >&2
 kubectl delete events -n ml-team --all >/dev/null 2>&1 || true  # a clean story for this run
 
 # Wait for wattbit's decision on a Job; print its region.
@@ -120,4 +123,92 @@ for job in llm-finetune llm-pretrain; do
   printf '\n\033[1m%s ran in %s (%s)\033[0m\n%s\n' "$job" "$region" "$reason" "$message"
 done
 printf '\n(first Job: %s; second Job: %s)\n' "$finetune_region" "$pretrain_region"
+
+# ---- part two: waiting for a greener hour, and moving running training -----------------
+# Kyushu's transmission operator now publishes its own signals as PowerSignals: the evening
+# peak now, and a forecast curtailment window (solar surplus) starting in two hours.
+instant() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+power_signal() {  # NAME CARBON PRICE CURTAILMENT [FORECAST_JSON]
+  cat <<EOF
+apiVersion: wattbit.io/v1alpha1
+kind: PowerSignal
+metadata: {name: $1, namespace: ml-team}
+spec:
+  region: kyushu
+  source: kyushu-transmission-operator
+  validFrom: "$(instant '-5 minutes')"
+  validUntil: "$(instant '+2 days')"
+  observation: {carbonGramsPerKwh: $2, priceJpyPerKwh: "$3", curtailment: $4}
+  forecast: ${5:-[]}
+EOF
+}
+step "Kyushu's grid operator publishes an evening peak now, and curtailment from $(date -d '+2 hours' +%H:%M) (PowerSignal)"
+kubectl patch region kyushu --type=merge \
+  -p '{"spec":{"signals":{"provider":"external","replay":null}}}' >&2
+forecast="[{start: \"$(instant '-5 minutes')\", carbonGramsPerKwh: 520, priceJpyPerKwh: \"18.0\"},
+           {start: \"$(instant '+2 hours')\", carbonGramsPerKwh: 30, priceJpyPerKwh: \"0.01\"},
+           {start: \"$(instant '+6 hours')\", carbonGramsPerKwh: 520, priceJpyPerKwh: \"18.0\"}]"
+power_signal evening-peak 520 18.0 false "$forecast" | kubectl apply -f - >&2
+for _ in $(seq 1 30); do
+  [[ "$(kubectl get region kyushu -o jsonpath='{.status.signals.source}')" == powersignal:* ]] && break
+  sleep 1
+done
+kubectl get regions >&2
+
+record() {  # JOB JSONPATH
+  kubectl get workloadplacement "job-$1" -n ml-team -o jsonpath="$2" 2>/dev/null || true
+}
+wait_for_record() {  # JOB JSONPATH VALUE SECONDS
+  for _ in $(seq 1 "$4"); do [[ "$(record "$1" "$2")" == "$3" ]] && return 0; sleep 1; done
+  tail -n 40 "$OPERATOR_LOG" >&2
+  wattbit::die "job-$1: $2 is not $3 after $4 s (it is '$(record "$1" "$2")')"
+}
+
+step "Submitting an evaluation run with a loose deadline (24 h): it waits for the curtailment"
+kubectl apply -f examples/eval-job.yaml >&2
+wait_for_record llm-eval '{.status.decision}' Wait 60
+echo "suspend=$(kubectl get job llm-eval -n ml-team -o jsonpath='{.spec.suspend}'); $(record llm-eval '{.status.message}')" >&2
+
+step "Submitting a long fine-tune that must start now (policy urgent): it runs in the cheapest region now"
+kubectl apply -f examples/sft-job.yaml >&2
+wait_for_record llm-sft '{.status.decision}' RunNow 60
+kubectl wait --for=jsonpath='{.status.active}'=2 --timeout=60s job/llm-sft -n ml-team >&2 || true
+sft_from="$(record llm-sft '{.status.region}')"
+kubectl get workloadplacements -n ml-team >&2
+
+step "Curtailment starts now in Kyushu: surplus solar at the 0.01 JPY/kWh floor (PowerSignal)"
+kubectl delete powersignal evening-peak -n ml-team >&2
+power_signal curtailment 30 0.01 true | kubectl apply -f - >&2
+wait_for_record llm-eval '{.status.decision}' RunNow 60
+echo "llm-eval released: $(record llm-eval '{.status.message}')" >&2
+
+# The example trainer (examples/trainer/) acknowledges the checkpoint notice on its own pod;
+# kwok's pods run no process, so the demo acknowledges for it.
+for _ in $(seq 1 60); do
+  pods="$(kubectl get pods -n ml-team -l job-name=llm-sft \
+    -o jsonpath='{range .items[?(@.metadata.annotations.wattbit\.io/checkpoint-requested-at)]}{.metadata.name}{" "}{end}')"
+  if [[ -n "$pods" ]]; then
+    for pod in $pods; do
+      kubectl annotate pod "$pod" -n ml-team --overwrite \
+        "wattbit.io/checkpoint-acknowledged-at=$(instant now)" >/dev/null
+    done
+    echo "the trainer acknowledged its checkpoint on: $pods" >&2
+    break
+  fi
+  sleep 1
+done
+wait_for_record llm-sft '{.status.migration.phase}' Running 120
+kubectl wait --for=jsonpath='{.status.active}'=2 --timeout=60s job/llm-sft -n ml-team >&2 || true
+
+step "wattbit's record of the move, phase by phase"
+kubectl get workloadplacement job-llm-sft -n ml-team \
+  -o jsonpath='{range .status.migration.history[*]}{.at}  {.phase}: {.message}{"\n"}{end}' >&2
+echo >&2
+kubectl get workloadplacements -n ml-team >&2
+echo >&2
+kubectl get events -n ml-team --field-selector involvedObject.name=llm-sft \
+  -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message >&2
+kubectl get pods -n ml-team -o custom-columns=POD:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase >&2
+printf '\n\033[1mllm-eval waited for the curtailment and runs in %s; llm-sft moved from %s to %s\033[0m\n' \
+  "$(record llm-eval '{.status.region}')" "$sft_from" "$(record llm-sft '{.status.migration.toRegion}')"
 printf '\nThe cluster is still up: export KUBECONFIG=%s; stop it with hack/cluster-down.sh\n' "$KUBECONFIG"

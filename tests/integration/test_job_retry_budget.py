@@ -32,6 +32,7 @@ docs/design/2026-12-02-move-retry-budget.md records the findings.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -45,6 +46,21 @@ REGION = "hokkaido"
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 HOLD_FINALIZER = "test.wattbit.io/hold"
 """Keeps a deleted pod terminating, as a real kubelet does for the grace period."""
+
+
+@pytest.fixture(autouse=True)
+def _release_every_held_pod(kube: Kube, namespace: str) -> Iterator[None]:
+    """Whatever a test did, no pod of its namespace keeps the test finalizer: a held pod
+    would block the namespace's deletion and keep its GPUs from every later test."""
+    yield
+    listed = json.loads(kube.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)
+    for pod in listed["items"]:
+        finalizers = pod["metadata"].get("finalizers") or []
+        if HOLD_FINALIZER in finalizers:
+            kept = [f for f in finalizers if f != HOLD_FINALIZER]
+            patch = json.dumps({"metadata": {"finalizers": kept or None}})
+            name = pod["metadata"]["name"]
+            kube.kubectl("patch", "pod", name, "-n", namespace, "--type=merge", "-p", patch)
 
 
 def training_job(

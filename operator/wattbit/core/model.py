@@ -58,7 +58,9 @@ class Reason(StrEnum):
     WAITING_FOR_GREENER_WINDOW = "WaitingForGreenerWindow"
     """Wait: starting later in `region` saves more than the policy's minimum."""
     WAITING_FOR_ROOM = "WaitingForRoom"
-    """Wait: a running workload will move out of `region` at the planned start to make room."""
+    """Wait: the cheaper starts are taken (by running workloads, or by others planned in the
+    same call), or a running workload will move out of `region` at the planned start to make
+    room; the plan is the best one left."""
     ROOM_MADE = "RoomMade"
     """Run now: a running workload moves out of `region` now to make room for this one."""
     GAVE_WAY = "GaveWay"

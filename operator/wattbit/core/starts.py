@@ -378,12 +378,23 @@ def start_decisions(
             start_at = ctx.horizon.slot_start(slot)
             best = int(best_now[row])
             saving = float(options.now_cost[row, best]) - plan.adjusted_cost_jpy
-            message = (
-                f"wait: starting in {name} at {start_at.isoformat()} costs "
-                f"{money(plan.adjusted_cost_jpy)} ({describe(plan)}), {money(saving)} less "
-                f"than the best start now in {grid.names[best]} (minimum {money(required)})"
-            )
             kind, reason = DecisionKind.WAIT, Reason.WAITING_FOR_GREENER_WINDOW
+            if saving >= required:
+                message = (
+                    f"wait: starting in {name} at {start_at.isoformat()} costs "
+                    f"{money(plan.adjusted_cost_jpy)} ({describe(plan)}), {money(saving)} less "
+                    f"than the best start now in {grid.names[best]} "
+                    f"(minimum {money(required)})"
+                )
+            else:
+                # Not a greener window: the cheaper starts are taken by other workloads
+                # (running, or placed in this same call), and this is the best plan left.
+                reason = Reason.WAITING_FOR_ROOM
+                message = (
+                    f"wait for room: the cheaper starts are taken by other workloads; "
+                    f"starting in {name} at {start_at.isoformat()} costs "
+                    f"{money(plan.adjusted_cost_jpy)} ({describe(plan)}), the best plan left"
+                )
         out.append(
             Decision(
                 workload_id=workload.workload_id,

@@ -405,6 +405,7 @@ def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) 
         migration=migration,
         migrating=True,
     )
+    _crash_point(MovePhase.PLANNED)
     _, declared = _notice_s(managed)
     grace = managed.hints.termination_grace_s if managed.hints else 30.0
     if grace < declared:
@@ -550,9 +551,13 @@ def _record_phase(run: _Pass, managed: Managed, step: Step) -> None:
         now,
     )
     _write(run, managed, status, new)
-    if CRASH_AFTER_PHASE and step.phase.value == CRASH_AFTER_PHASE:
-        # Fault injection for the crash tests: die after recording the phase, before its
-        # action, as a SIGKILL at the worst moment would (docs/design/...-reconcile-loop.md).
+    _crash_point(step.phase)
+
+
+def _crash_point(phase: MovePhase) -> None:
+    """Fault injection for the crash tests (tests/integration/test_move_crash.py): die right
+    after `phase` is recorded, before its action, as a SIGKILL at the worst moment would."""
+    if CRASH_AFTER_PHASE and phase.value == CRASH_AFTER_PHASE:
         logger.warning("WATTBIT_TEST_CRASH_AFTER_PHASE=%s: exiting now", CRASH_AFTER_PHASE)
         os._exit(137)
 

@@ -328,7 +328,7 @@ class WorkloadPlacement(Resource):
             ),
             PrinterColumn(
                 name="Start",
-                type="date",
+                type="string",  # a future instant: a "date" column would print <invalid>
                 json_path=".status.plannedStart",
                 description="Planned start of a waiting workload.",
             ),
