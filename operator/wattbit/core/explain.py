@@ -99,4 +99,6 @@ def summary(decision: Decision, compared: Sequence[Candidate]) -> str:
         + ("" if c.reason is None else f" [{c.reason}]")
         for c in compared
     ]
-    return f"{decision.message} ({'; '.join(parts)})" if parts else decision.message
+    if not parts:
+        return decision.message
+    return f"{decision.message}; at current signals: {'; '.join(parts)}"

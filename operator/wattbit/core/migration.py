@@ -201,7 +201,7 @@ def _before_suspension(  # noqa: PLR0911 - one return per case of the notice
             phase=MovePhase.CHECKPOINT_REQUESTED,
             checkpoint_deadline=deadline,
             message=f"checkpoint requested from {observed.active_pods} pod(s); "
-            f"suspending at {deadline.isoformat()} at the latest",
+            f"suspending at {_at(deadline)} at the latest",
         )
     deadline = record.checkpoint_deadline
     if observed.checkpoint_acknowledged:
@@ -214,7 +214,7 @@ def _before_suspension(  # noqa: PLR0911 - one return per case of the notice
         return _suspend(
             record,
             passed=(MovePhase.NOTICE_ELAPSED,),
-            message=f"no acknowledgement by {deadline.isoformat()}",
+            message=f"no acknowledgement by {_at(deadline)}",
         )
     if not observed.checkpoint_requested and observed.active_pods > 0:
         # The annotation did not land (crash after recording), or a pod was replaced.
@@ -227,9 +227,13 @@ def _before_suspension(  # noqa: PLR0911 - one return per case of the notice
     return Step(
         action=MoveAction.WAIT,
         phase=MovePhase.CHECKPOINT_REQUESTED,
-        message=f"waiting for a checkpoint acknowledgement until {deadline.isoformat()}",
+        message=f"waiting for a checkpoint acknowledgement until {_at(deadline)}",
         wake_at=deadline,
     )
+
+
+def _at(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
 
 
 def _suspend(record: MoveRecord, *, passed: tuple[MovePhase, ...], message: str) -> Step:

@@ -166,6 +166,8 @@ def _act(run: _Pass, managed: Managed, decision: Decision | None) -> None:
         _record_hold(run, managed, reason=managed.reason, message=managed.message)
     elif stage is Stage.MOVING:
         _step_move(run, managed)
+    elif stage is Stage.FINISHED and managed.record is not None and managed.obj.finished:
+        _record_completion(run, managed)
     elif stage is Stage.PENDING and decision is not None:
         _pending(run, managed, decision)
     elif stage is Stage.RUNNING and decision is not None:
@@ -597,6 +599,24 @@ def _candidates(managed: Managed, plan: PlanInput, now: datetime) -> list[Candid
         )
         for c in explain.candidates(managed.snapshot, plan.regions, _policy(managed), now)
     ]
+
+
+def _record_completion(run: _Pass, managed: Managed) -> None:
+    status = managed.record
+    assert status is not None  # noqa: S101 - an invariant, not input checking
+    if status.reason == Reason.COMPLETED.value:
+        return
+    where = status.region or managed.obj.placed_region or "no region of wattbit's"
+    _record(
+        run,
+        managed,
+        kind=status.decision,
+        reason=Reason.COMPLETED,
+        region=status.region or managed.obj.placed_region,
+        message=f"finished in {where} after {status.moves} move(s)",
+        placed=True,
+        quiet=True,
+    )
 
 
 def _record_hold(run: _Pass, managed: Managed, *, reason: Reason | None, message: str) -> None:
