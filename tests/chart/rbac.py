@@ -20,8 +20,15 @@ OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
     ("wattbit.io", "regions/status"): frozenset({"patch"}),
     ("wattbit.io", "powersignals/status"): frozenset({"patch"}),
     # k8s/records.py: create once (409 = exists), read back, write status; GC deletes it.
-    ("wattbit.io", "workloadplacements"): frozenset({"get", "create"}),
+    # handlers/indexes.py keeps them in an index: what is in flight lives in the records.
+    ("wattbit.io", "workloadplacements"): frozenset({"get", "list", "watch", "create"}),
     ("wattbit.io", "workloadplacements/status"): frozenset({"patch"}),
+    # APNLinks: indexed (moves are priced over them); their status lists the moves they carried.
+    ("wattbit.io", "apnlinks"): frozenset({"list", "watch"}),
+    ("wattbit.io", "apnlinks/status"): frozenset({"patch"}),
+    # k8s/workloads.py PodAdapter.evict: pods a controller replaces move through the Eviction
+    # API, which honours PodDisruptionBudgets (never a delete).
+    ("", "pods/eviction"): frozenset({"create"}),
     # k8s/workloads.py patches; kopf timers watch. Never create, update or delete.
     ("batch", "jobs"): frozenset({"get", "list", "watch", "patch"}),
     ("", "pods"): frozenset({"get", "list", "watch", "patch"}),
@@ -36,6 +43,9 @@ OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
 # Workload kinds and the verbs the operator must never hold on them.
 WORKLOADS = {("batch", "jobs"), ("", "pods")}
 FORBIDDEN_WORKLOAD_VERBS = frozenset({"create", "delete", "deletecollection", "update"})
+# The one subresource of a workload the operator may touch, and how: an eviction honours
+# PodDisruptionBudgets, where a delete would not.
+WORKLOAD_SUBRESOURCES = {("", "pods/eviction"): frozenset({"create"})}
 
 
 class Access(NamedTuple):
@@ -73,6 +83,12 @@ OPERATOR_CAN: list[Access] = [
     Access("patch", "powersignals.wattbit.io", "ml-team", subresource="status"),
     Access("create", "workloadplacements.wattbit.io", "ml-team"),
     Access("get", "workloadplacements.wattbit.io", "ml-team"),
+    Access("list", "workloadplacements.wattbit.io"),
+    Access("watch", "workloadplacements.wattbit.io"),
+    Access("list", "apnlinks.wattbit.io"),
+    Access("watch", "apnlinks.wattbit.io"),
+    Access("patch", "apnlinks.wattbit.io", subresource="status"),
+    Access("create", "pods", "ml-team", subresource="eviction"),
     Access("patch", "workloadplacements.wattbit.io", "ml-team", subresource="status"),
     *(Access(verb, "jobs.batch", "ml-team") for verb in ("get", "list", "watch", "patch")),
     *(Access(verb, "pods", "ml-team") for verb in ("get", "list", "watch", "patch")),
@@ -95,7 +111,6 @@ OPERATOR_CANNOT: list[Access] = [
     Access("create", "pods", "ml-team"),
     Access("delete", "pods", "ml-team"),
     Access("update", "pods", "ml-team"),
-    Access("create", "pods", "ml-team", subresource="eviction"),
     Access("create", "pods", "ml-team", subresource="exec"),
     # Secrets: one name, get only, release namespace only.
     Access("get", "secrets/other-secret", RELEASE),
@@ -117,6 +132,8 @@ OPERATOR_CANNOT: list[Access] = [
     # No deletes of our own records, no writes to definitions or admission.
     Access("delete", "workloadplacements.wattbit.io", "ml-team"),
     Access("delete", "regions.wattbit.io"),
+    Access("patch", "apnlinks.wattbit.io"),
+    Access("delete", "apnlinks.wattbit.io"),
     Access("create", "regions.wattbit.io"),
     Access("create", "customresourcedefinitions.apiextensions.k8s.io"),
     Access("patch", "customresourcedefinitions.apiextensions.k8s.io"),

@@ -102,7 +102,19 @@ APN_LINK: dict[str, Any] = {
         "energyJoulesPerGigabyte": 1800,
         "bidirectional": False,
     },
-    "status": {"observedGeneration": 1, "conditions": [CONDITION]},
+    "status": {
+        "observedGeneration": 1,
+        "conditions": [CONDITION],
+        "movesCompleted": 1,
+        "recentMoves": [
+            {
+                "workload": "Job/ml/llm-sft",
+                "fromRegion": "tokyo",
+                "toRegion": "kyushu",
+                "completedAt": "2026-04-01T03:00:00Z",
+            }
+        ],
+    },
 }
 
 POWER_SIGNAL: dict[str, Any] = {

@@ -114,4 +114,6 @@ def placement_records(
 
 @kopf.index("wattbit.io", "v1alpha1", "apnlinks", id="apn_links")
 def apn_links(*, name: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-    return {str(name): dict(body.get("spec") or {})}
+    return {
+        str(name): {"spec": dict(body.get("spec") or {}), "status": dict(body.get("status") or {})}
+    }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from urllib3.exceptions import HTTPError
 
 from wattbit import metrics
 from wattbit.api.conditions import Condition, ConditionStatus, set_condition
+from wattbit.api.v1alpha1.apnlink import MAX_RECENT_MOVES, APNLinkStatus, LinkMove
 from wattbit.api.v1alpha1.workloadplacement import (
     MAX_PHASE_HISTORY,
     CandidateStatus,
@@ -107,6 +109,8 @@ class _Pass:
     result: PassResult
     in_flight: int = 0
     """Moves in flight in the cluster, counting those this pass started."""
+    links_status: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    """APNLink name -> status, as read and as this pass updated it."""
 
 
 def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> PassResult:
@@ -114,7 +118,13 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
     result = PassResult()
     plan = plan_input(view, settings)
     decisions = _decide(plan, view.now)
-    run = _Pass(plan=plan, apis=apis, now=view.now, result=result)
+    run = _Pass(
+        plan=plan,
+        apis=apis,
+        now=view.now,
+        result=result,
+        links_status={name: dict(raw.get("status") or {}) for name, raw in view.links.items()},
+    )
     run.in_flight = sum(1 for m in plan.managed if m.stage is Stage.MOVING)
     for stage in Stage:
         metrics.workloads_managed.labels(stage=stage.value).set(
@@ -500,10 +510,46 @@ def _step_move(run: _Pass, managed: Managed) -> None:
         apis.jobs.resume(obj)
     elif action is MoveAction.FINISH:
         moved = step.phase is MovePhase.RUNNING
+        if moved and migration.link:
+            _record_link_use(run, managed, migration.link)
         metrics.moves_total.labels(outcome="completed" if moved else "abandoned").inc()
         _event(run, managed, step.reason or Reason.MOVED, step.message, warning=not moved)
     if action is not MoveAction.WAIT:
         result.count(f"move-{action}")
+
+
+def _record_link_use(run: _Pass, managed: Managed, link: str) -> None:
+    """Add the move to its APNLink's status (moves completed, the latest few)."""
+    move = managed.move
+    raw = run.links_status.get(link)
+    if move is None or raw is None:
+        return
+    try:
+        status = APNLinkStatus.model_validate(dict(raw))
+    except ValueError:
+        status = APNLinkStatus()
+    status.moves_completed += 1
+    status.recent_moves = [
+        *status.recent_moves,
+        LinkMove(
+            workload=managed.obj.key,
+            from_region=move.from_region,
+            to_region=move.to_region,
+            completed_at=run.now,
+        ),
+    ][-MAX_RECENT_MOVES:]
+    wire = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+    run.apis.custom.patch_cluster_custom_object_status(
+        records.GROUP,
+        records.VERSION,
+        "apnlinks",
+        link,
+        {"status": {k: wire[k] for k in ("movesCompleted", "recentMoves")}},
+        _content_type=records.MERGE_PATCH,
+        _request_timeout=records.REQUEST_TIMEOUT_SECONDS,
+    )
+    run.links_status[link] = wire  # a second move over it in this pass counts on this one
+    run.result.writes += 1
 
 
 def _record_phase(run: _Pass, managed: Managed, step: Step) -> None:

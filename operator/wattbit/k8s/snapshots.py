@@ -109,7 +109,7 @@ class ClusterView:
     policies: Mapping[tuple[str, str], Mapping[str, Any]]
     """(namespace, name) -> PlacementPolicy spec."""
     links: Mapping[str, Mapping[str, Any]]
-    """APNLink name -> spec."""
+    """APNLink name -> {"spec": ..., "status": ...}."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -571,7 +571,7 @@ def link_snapshots(
     names: dict[frozenset[str], str] = {}
     for name, raw in sorted(links.items()):
         try:
-            spec = APNLinkSpec.model_validate(dict(raw))
+            spec = APNLinkSpec.model_validate(dict(raw.get("spec") or {}))
         except ValidationError:
             continue
         if spec.from_region not in known or spec.to_region not in known:

@@ -22,12 +22,16 @@ from wattbit.api.v1alpha1.common import (
     PrinterColumn,
     RegionName,
     Resource,
+    Timestamp,
     WattbitModel,
     ready_column,
 )
 
 KIND: Final = "APNLink"
 PLURAL: Final = "apnlinks"
+
+
+MAX_RECENT_MOVES = 10
 
 
 class APNLinkSpec(WattbitModel):
@@ -77,6 +81,19 @@ class APNLinkSpec(WattbitModel):
         return self.bidirectional and (self.from_region, self.to_region) == (b, a)
 
 
+class LinkMove(WattbitModel):
+    """A move whose checkpoint crossed the link."""
+
+    workload: Annotated[str, Field(max_length=512)]
+    """``Kind/namespace/name`` of the workload."""
+    from_region: RegionName
+    """Region it left."""
+    to_region: RegionName
+    """Region it moved to."""
+    completed_at: Timestamp
+    """When it ran in the new region."""
+
+
 class APNLinkStatus(WattbitModel):
     """Observed state of an APNLink."""
 
@@ -84,6 +101,12 @@ class APNLinkStatus(WattbitModel):
     """``metadata.generation`` last acted on."""
     conditions: ConditionList = Field(default_factory=list)
     """``Ready`` (``InvalidReference`` when a Region does not exist)."""
+    moves_completed: Annotated[int, Field(ge=0)] = 0
+    """Moves whose checkpoint crossed this link."""
+    recent_moves: Annotated[list[LinkMove], Field(max_length=MAX_RECENT_MOVES)] = Field(
+        default_factory=list
+    )
+    """The latest moves over the link, newest last."""
 
 
 class APNLink(Resource):
@@ -125,6 +148,12 @@ class APNLink(Resource):
                 json_path=".spec.bidirectional",
                 description="Carries traffic both ways.",
                 priority=1,
+            ),
+            PrinterColumn(
+                name="Moves",
+                type="integer",
+                json_path=".status.movesCompleted",
+                description="Moves whose checkpoint crossed the link.",
             ),
             ready_column(),
             AGE_COLUMN,
