@@ -251,6 +251,44 @@ def test_running_job_moves_to_the_curtailed_region_through_every_phase(
     ]
     assert "GreenerRegion" in reasons
     assert "Moved" in reasons
+    link = kube.get("apnlink", "tokyo-kyushu").get("status") or {}
+    assert link.get("movesCompleted", 0) >= 1
+    assert any(m["workload"] == f"Job/{ns}/mover" for m in link.get("recentMoves") or [])
+
+
+def test_a_grace_period_shorter_than_the_checkpoint_is_reported(
+    kube: Kube, regions: list[str], namespace: str
+) -> None:
+    job = long_job(
+        "rushed",
+        annotations={"wattbit.io/expected-duration": "2h", "wattbit.io/checkpoint-duration": "5m"},
+    )
+    kube.create(job, namespace=namespace)  # the pod default grace period: 30 s
+    fits = wait_until(
+        lambda: next(
+            (
+                c
+                for c in status(kube, namespace, "rushed").get("conditions") or []
+                if c["type"] == "CheckpointFits"
+            ),
+            None,
+        ),
+        timeout=60,
+        message="the CheckpointFits condition",
+    )
+    assert (fits["status"], fits["reason"]) == ("False", "GracePeriodTooShort")
+    assert "30s" in fits["message"]
+    assert "300s" in fits["message"]
+    wait_until(
+        lambda: any(
+            e.reason == "GracePeriodTooShort" and e.type == "Warning"
+            for e in kube.core.list_namespaced_event(
+                namespace, field_selector="involvedObject.name=rushed"
+            ).items
+        ),
+        timeout=30,
+        message="a GracePeriodTooShort Warning Event",
+    )
 
 
 def test_an_unavailable_region_is_drained(kube: Kube, kyushu_external: str) -> None:

@@ -51,6 +51,8 @@ class ConditionType(StrEnum):
     """A PowerSignal passed validation and feeds its region(s)."""
     EXPIRED = "Expired"
     """A PowerSignal's ``validUntil`` has passed."""
+    CHECKPOINT_FITS = "CheckpointFits"
+    """A workload's termination grace period covers its declared checkpoint time."""
     GATED = "Gated"
     """A pod still carries the ``wattbit.io/placement`` scheduling gate."""
 

@@ -89,6 +89,10 @@ class PassResult:
     """The earliest time a waiting step wants to be looked at again."""
     writes: int = 0
     actions: dict[str, int] = field(default_factory=dict)
+    """What was done; the loop looks again at once after any."""
+    refused: int = 0
+    """Evictions a PodDisruptionBudget refused: not actions, so they are retried on the next
+    periodic pass rather than in a tight loop while the budget holds."""
     errors: int = 0
 
     def count(self, action: str) -> None:
@@ -345,7 +349,7 @@ def _evict(run: _Pass, managed: Managed, decision: Decision, message: str) -> in
     apis, result = run.apis, run.result
     outcome = apis.pods.evict(managed.obj)
     if not outcome.evicted:
-        result.count("eviction-refused")
+        result.refused += 1
         _record(
             run,
             managed,
@@ -418,18 +422,6 @@ def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) 
         migrating=True,
     )
     _crash_point(MovePhase.PLANNED)
-    _, declared = _notice_s(managed)
-    grace = managed.hints.termination_grace_s if managed.hints else 30.0
-    if grace < declared:
-        _event(
-            run,
-            managed,
-            Reason.GRACE_PERIOD_TOO_SHORT,
-            f"terminationGracePeriodSeconds is {grace:.0f}s but a checkpoint takes "
-            f"{declared:.0f}s: acknowledge the checkpoint notice "
-            "(docs/checkpoint-protocol.md) or raise the grace period",
-            warning=True,
-        )
 
 
 def _refreshed(managed: Managed, apis: Apis) -> Managed:
@@ -736,6 +728,9 @@ def _record(
             ),
             now,
         )
+    fits = _checkpoint_fits(managed)
+    if fits is not None:
+        new.conditions = set_condition(new.conditions, _fits_condition(fits, now), now)
     if status is not None and _says_the_same(status, new):
         return
     new.decided_at = now
@@ -746,8 +741,42 @@ def _record(
         reason=reason.value,
     ).inc()
     _write(run, managed, status, new)
+    if fits is not None and not fits[0] and not _was_false(status, "CheckpointFits"):
+        _event(run, managed, Reason.GRACE_PERIOD_TOO_SHORT, fits[1], warning=True)
     if not quiet:
         _event(run, managed, Reason.DRY_RUN if dry_run else reason, message, warning=warning)
+
+
+def _checkpoint_fits(managed: Managed) -> tuple[bool, str] | None:
+    """Whether the pods' grace period covers the declared checkpoint time, and why; None
+    for what never moves by suspension (bare Pods) or has no hints."""
+    if managed.hints is None or managed.policy is None or managed.obj.kind is not WorkloadKind.JOB:
+        return None
+    _, declared = _notice_s(managed)
+    grace = managed.hints.termination_grace_s
+    if grace < declared:
+        return False, (
+            f"terminationGracePeriodSeconds is {grace:.0f}s but a checkpoint takes "
+            f"{declared:.0f}s: a move may cut it short unless the trainer acknowledges the "
+            "checkpoint notice first (docs/checkpoint-protocol.md); raise the grace period"
+        )
+    return True, f"terminationGracePeriodSeconds {grace:.0f}s covers a {declared:.0f}s checkpoint"
+
+
+def _fits_condition(fits: tuple[bool, str], now: datetime) -> Condition:
+    return Condition(
+        type="CheckpointFits",
+        status=ConditionStatus.TRUE if fits[0] else ConditionStatus.FALSE,
+        reason=Reason.READY.value if fits[0] else Reason.GRACE_PERIOD_TOO_SHORT.value,
+        message=fits[1],
+        last_transition_time=now,
+    )
+
+
+def _was_false(status: WorkloadPlacementStatus | None, type_: str) -> bool:
+    return status is not None and any(
+        c.type == type_ and c.status is ConditionStatus.FALSE for c in status.conditions
+    )
 
 
 def _says_the_same(old: WorkloadPlacementStatus, new: WorkloadPlacementStatus) -> bool:
