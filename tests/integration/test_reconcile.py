@@ -405,3 +405,38 @@ def test_a_kueue_queued_job_is_never_touched(
     }
     assert writers <= {"kubectl-create", "kubectl"}, writers
     assert "wattbit.io/released-at" not in (live["metadata"].get("annotations") or {})
+
+
+def test_an_owner_created_suspended_job_is_the_owners_and_a_running_one_is_placed(
+    kube: Kube, regions: list[str], namespace: str
+) -> None:
+    owner = kube.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}},
+        namespace=namespace,
+    )
+    reference = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+    }
+    theirs = long_job("theirs")
+    theirs["metadata"]["ownerReferences"] = [reference]
+    theirs["spec"]["suspend"] = True  # as a JobSet or a queue creates its Jobs
+    ours = long_job("ours")
+    ours["metadata"]["ownerReferences"] = [reference]  # as a CronJob creates its Jobs
+    kube.create(theirs, namespace=namespace)
+    kube.create(ours, namespace=namespace)
+    wait_until(
+        lambda: status(kube, namespace, "theirs").get("reason") == "ManagedByOwner",
+        timeout=60,
+        message="the ManagedByOwner record",
+    )
+    placed = wait_until(
+        lambda: (s := status(kube, namespace, "ours")).get("decision") == "RunNow" and s,
+        timeout=60,
+        message="the owned Job its owner created running to be placed",
+    )
+    assert placed["region"] == "kyushu"
+    assert kube.get("job", "theirs", namespace)["spec"]["suspend"] is True

@@ -315,7 +315,15 @@ def _running(run: _Pass, managed: Managed, decision: Decision) -> int:
         )
         return 0
     blocked: tuple[Reason, str] | None = None
-    if not managed.movable:
+    failures = managed.record.placement_failures if managed.record else 0
+    if failures >= spec.max_placement_failures:
+        blocked = (
+            Reason.PLACEMENT_FAILED,
+            f"{failures} placements or moves failed (the policy allows "
+            f"{spec.max_placement_failures}): it runs where it is, carbon-agnostic, and is "
+            f"not moved again; would move to {target}: {decision.message}",
+        )
+    elif not managed.movable:
         blocked = (
             Reason.NOT_MOVABLE,
             f"a standalone Pod is never evicted (it would be lost); it stays in "
@@ -577,7 +585,8 @@ def _record_phase(run: _Pass, managed: Managed, step: Step) -> None:
         new.reason = (step.reason or Reason.MOVED).value
         new.message = step.message[:MAX_MESSAGE]
         new.decision = DecisionKind.STAY if step.phase is MovePhase.RUNNING else new.decision
-        if step.phase is MovePhase.ABANDONED and step.reason is Reason.SUSPENDED_TOO_LONG:
+        if step.phase is MovePhase.ABANDONED and not managed.obj.finished:
+            # The workload is still there but not where the move meant it to be.
             new.placement_failures = status.placement_failures + 1
     new.conditions = set_condition(
         new.conditions,

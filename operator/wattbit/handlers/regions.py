@@ -21,7 +21,7 @@ from wattbit.core.signals import SignalReading, is_fresh, signal_age_seconds
 from wattbit.handlers import signals as signal_reading
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
-from wattbit.k8s.capacity import region_gpus
+from wattbit.k8s.capacity import RegionGpus, region_gpus
 from wattbit.providers.base import ProviderError
 from wattbit.providers.external import ExternalSignal
 
@@ -71,6 +71,11 @@ def refresh_region(
 
     selector = region_spec.effective_node_selector(name)
     counts = region_gpus({name: selector}, nodes.get(ALL, ()), gpu_pods.get(ALL, ()))[name]
+    if region_spec.capacity is not None and region_spec.capacity.gpus is not None:
+        # What wattbit may fill here: the cap, if lower than what the nodes offer.
+        counts = RegionGpus(
+            total=min(counts.total, region_spec.capacity.gpus), allocated=counts.allocated
+        )
     new_status.gpus = signal_reading.gpu_status(counts)
     metrics.region_gpus_free.labels(region=name).set(counts.free)
 

@@ -270,7 +270,9 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
             message=f"queued in Kueue ({obj.queue_name}): Kueue suspends and resumes it, "
             "wattbit never does",
         )
-    if obj.kind is WorkloadKind.JOB and obj.controller_kind is not None:
+    if obj.kind is WorkloadKind.JOB and obj.controller_kind is not None and not obj.held:
+        # Its owner created it suspended (a JobSet, a queue): the owner resumes it. A Job
+        # its owner created running (a CronJob's) was held by the webhook and is ours.
         return _with(
             base,
             stage=Stage.FOREIGN,
