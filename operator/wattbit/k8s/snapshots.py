@@ -481,6 +481,8 @@ def region_usage(  # noqa: PLR0912 - one branch per kind of GPU user
                 break
     counted_by_workload: set[str] = set()
     for item in managed:
+        if item.stage in (Stage.RUNNING, Stage.PAUSED) and item.obj.placed_region not in usage:
+            continue  # never placed by wattbit (admitted unheld): its pods count where they run
         if item.stage in (Stage.RUNNING, Stage.MOVING, Stage.PAUSED, Stage.PENDING):
             counted_by_workload.add(item.obj.uid)
 
@@ -500,15 +502,18 @@ def region_usage(  # noqa: PLR0912 - one branch per kind of GPU user
             else (None if pod.gated else pod.region_annotation)
         )
         add(region, pod.gpus, default_kw_per_gpu, 0, slots)
+    # Slot 0 began before now: a run ending mid-slot still holds that slot (as the core's
+    # own reservations do).
+    since_start_s = (view.now - horizon.start).total_seconds()
     for item in managed:
         if item.hints is None:
             continue
         gpus, kw = float(item.hints.gpus), item.hints.power_kw_per_gpu
         if item.stage is Stage.RUNNING and item.snapshot is not None:
-            end = _slots_for(item.snapshot.remaining_runtime_s, horizon)
+            end = _slots_for(since_start_s + item.snapshot.remaining_runtime_s, horizon)
             add(item.obj.placed_region, gpus, kw, 0, end)
         elif item.stage is Stage.MOVING and item.move is not None:
-            end = _slots_for(remaining_runtime_s(item, view.now), horizon)
+            end = _slots_for(since_start_s + remaining_runtime_s(item, view.now), horizon)
             add(item.move.to_region, gpus, kw, 0, end)
             if item.obj.active_pods or item.obj.terminating_pods:
                 add(item.move.from_region, gpus, kw, 0, 1)
