@@ -297,13 +297,15 @@ def _after_reservations(
         workload = by_id[decision.workload_id]
         first, end = decision.occupancy
         gpus, kw = free[decision.region], headroom[decision.region]
-        if end > len(gpus):
-            gpus.extend([gpus[-1]] * (end - len(gpus)))
+        # Keep one untouched slot past `end`: a shorter tuple repeats its last value, which
+        # must stay what was free after this workload ends, not what it left during its run.
+        if end >= len(gpus):
+            gpus.extend([gpus[-1]] * (end + 1 - len(gpus)))
+        if kw and end >= len(kw):
+            kw.extend([kw[-1]] * (end + 1 - len(kw)))
         for slot in range(first, end):
             gpus[slot] = max(0, gpus[slot] - workload.gpus)
             if kw:
-                if slot >= len(kw):
-                    kw.extend([kw[-1]] * (slot + 1 - len(kw)))
                 kw[slot] = max(0.0, kw[slot] - workload.busy_kw * pue[decision.region])
     return [
         replace(r, free_gpus=tuple(free[r.name]), power_headroom_kw=tuple(headroom[r.name]))
