@@ -17,7 +17,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -67,12 +67,76 @@ OPERATOR_NAMESPACE = "wattbit-system"
 
 @dataclass
 class Operator:
-    process: subprocess.Popen[bytes]
+    """The operator process. `stop` and `start` let a test restart it (with a fault injected,
+    say): one process at a time, since two operators on one cluster would fight."""
+
     log_path: Path
-    metrics_url: str
+    kube: Kube
+    env: dict[str, str]
+    """The session's environment for the process; `start` adds to it per process."""
+    process: subprocess.Popen[bytes] | None = None
+    metrics_url: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """What the current process was started with on top of `env`."""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (a clean exit removes the webhook configuration), SIGKILL after `timeout`;
+        returns the exit code. A process that already exited is only reaped."""
+        process = self.process
+        assert process is not None, "never started"
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        return process.returncode
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, extra_env: dict[str, str] | None = None) -> None:
+        """A new process with the session's settings plus `extra_env`, on fresh ports; returns
+        once its webhook answers. The previous process must have exited."""
+        assert not self.running, "stop() the running operator first"
+        metrics_port = _free_port()
+        env = {
+            **self.env,
+            "WATTBIT_WEBHOOK_PORT": str(_free_port()),
+            "WATTBIT_METRICS_PORT": str(metrics_port),
+            **(extra_env or {}),
+        }
+        with self.log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "wattbit", "--standalone", "--verbose"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
+        self.process = process
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self.extra_env = dict(extra_env or {})
+        admission = client.AdmissionregistrationV1Api(self.kube.api_client)
+        try:
+            wait_until(
+                lambda: (
+                    process.poll() is None
+                    and admission.read_mutating_webhook_configuration("wattbit-admission-test")
+                ),
+                timeout=60,
+                message="the operator to register its webhook",
+            )
+            # After a crash the old configuration is still there: this waits for the new one.
+            _wait_for_webhook(self.kube)
+        except AssertionError:
+            self.stop()
+            pytest.fail(f"operator did not start:\n{self.log()[-6000:]}")
 
 
 def _free_port() -> int:
@@ -88,53 +152,23 @@ def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
     """The wattbit operator, running against the local cluster with its webhook registered."""
     kube.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    metrics_port = _free_port()
     env = {
         **os.environ,
         "KUBECONFIG": kube.kubeconfig,
         "WATTBIT_NAMESPACE": OPERATOR_NAMESPACE,
         "WATTBIT_WEBHOOK_LISTEN_ADDRESS": "127.0.0.1",
         "WATTBIT_WEBHOOK_HOST": "127.0.0.1",
-        "WATTBIT_WEBHOOK_PORT": str(_free_port()),
         "WATTBIT_WEBHOOK_CERT_FILE": kube.env["WATTBIT_WEBHOOK_CERT_FILE"],
         "WATTBIT_WEBHOOK_KEY_FILE": kube.env["WATTBIT_WEBHOOK_KEY_FILE"],
         "WATTBIT_WEBHOOK_CA_FILE": kube.env["WATTBIT_CA_FILE"],
         "WATTBIT_MANAGE_WEBHOOK_CONFIGURATION": "true",
         "WATTBIT_WEBHOOK_CONFIGURATION_NAME": "wattbit-admission-test",
         "WATTBIT_METRICS_LISTEN_ADDRESS": "127.0.0.1",
-        "WATTBIT_METRICS_PORT": str(metrics_port),
     }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wattbit", "--standalone", "--verbose"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
-    running = Operator(
-        process=process, log_path=log_path, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics"
-    )
-    admission = client.AdmissionregistrationV1Api(kube.api_client)
-    try:
-        wait_until(
-            lambda: (
-                process.poll() is None
-                and admission.read_mutating_webhook_configuration("wattbit-admission-test")
-            ),
-            timeout=60,
-            message="the operator to register its webhook",
-        )
-        _wait_for_webhook(kube)
-    except AssertionError:
-        process.terminate()
-        pytest.fail(f"operator did not start:\n{running.log()[-6000:]}")
+    running = Operator(log_path=log_path, kube=kube, env=env)
+    running.start()
     yield running
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    running.stop(timeout=20)
     # The operator removes its webhook configuration on a clean exit; make sure.
     kube.kubectl(
         "delete",

@@ -46,6 +46,26 @@ def wait_until(
     )
 
 
+def holds_for(
+    predicate: Callable[[], object],
+    *,
+    duration: float,
+    interval: float = 0.5,
+    message: str = "condition",
+) -> int:
+    """Poll ``predicate`` for ``duration`` seconds; fail the moment it is falsy (something
+    that must not happen did). Returns how many times it was checked."""
+    deadline = time.monotonic() + duration
+    checks = 0
+    while True:
+        checks += 1
+        if not predicate():
+            raise AssertionError(f"no longer true after {checks} checks: {message}")
+        if time.monotonic() >= deadline:
+            return checks
+        time.sleep(interval)
+
+
 @dataclass
 class Kube:
     kubeconfig: str
