@@ -215,7 +215,8 @@ def namespace(kube: Kube) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     kube.kubectl("create", "namespace", name)
     yield name
-    kube.kubectl("delete", "namespace", name, "--wait=false")
+    # Wait (bounded): a test's pods still running would hold GPUs in the next test.
+    kube.kubectl("delete", "namespace", name, "--wait=true", "--timeout=90s", check=False)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,10 @@ Covers, with the real operator process, webhook, kube-scheduler, Job controller 
 - a completed Job's GPUs are free for the very next decision, and `capacity.gpus` caps a
   region below what its nodes offer;
 - a Kueue-queued Job is never released or suspended by wattbit (record: ManagedByKueue).
-Not here: SIGKILL at each phase (the phase machine is unit-tested in test_core_migration.py),
-PDB-blocked evictions.
+- a short grace period is reported (CheckpointFits=False, a Warning Event); an owned Job
+  its owner created suspended is the owner's, one it created running is placed.
+Elsewhere: SIGKILL at each phase (test_move_crash.py), PDB-blocked evictions and NotMovable
+(test_eviction.py), dip, cooldown and deadline guards (test_move_guards.py).
 """
 
 from __future__ import annotations
