@@ -30,6 +30,7 @@ from tests.integration.test_reconcile import (
     FAST_MOVES,
     kyushu_external,  # noqa: F401 - the fixture, used by name below
     policy,
+    publish_kyushu,
     replace_signal,
     signal,
 )
@@ -117,17 +118,7 @@ def test_a_budget_blocks_the_eviction_until_it_allows_one(
 ) -> None:
     ns = namespace
     kube.create(policy(allowedRegions=["tokyo", "kyushu"], **FAST_MOVES), namespace=ns)
-    kube.create(signal("expensive", carbon=480, price="16.0"), namespace=ns)
-    wait_until(
-        lambda: (
-            (kube.get("region", "kyushu").get("status") or {})
-            .get("signals", {})
-            .get("priceJpyPerKwh")
-            == 16.0
-        ),
-        timeout=30,
-        message="kyushu to read the PowerSignal",
-    )
+    publish_kyushu(kube, ns, signal("expensive", carbon=480, price="16.0"))
     kube.create(budget("trainer", "trainer", max_unavailable=0), namespace=ns)
     kube.create(deployment("trainer"), namespace=ns)
     kube.create(standalone_pod("solo"), namespace=ns)

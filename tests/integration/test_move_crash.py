@@ -31,6 +31,7 @@ from tests.integration.test_reconcile import (
     long_job,
     pods_regions,
     policy,
+    publish_kyushu,
     replace_signal,
     signal,
     status,
@@ -92,17 +93,7 @@ def test_a_move_survives_a_crash_after_each_phase(
 ) -> None:
     ns = namespace
     kube.create(policy(allowedRegions=["tokyo", "kyushu"], **FAST_MOVES), namespace=ns)
-    kube.create(signal("expensive", carbon=480, price="16.0"), namespace=ns)
-    wait_until(
-        lambda: (
-            (kube.get("region", "kyushu").get("status") or {})
-            .get("signals", {})
-            .get("priceJpyPerKwh")
-            == 16.0
-        ),
-        timeout=30,
-        message="kyushu to read the PowerSignal",
-    )
+    publish_kyushu(kube, ns, signal("expensive", carbon=480, price="16.0"))
     kube.create(long_job("mover", annotations={"wattbit.io/expected-duration": "4h"}), namespace=ns)
     wait_until(
         lambda: pods_regions(kube, ns, "mover") == {"tokyo"},

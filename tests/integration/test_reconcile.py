@@ -121,6 +121,22 @@ def kyushu_external(kube: Kube, regions: list[str], namespace: str) -> Iterator[
     )
 
 
+def publish_kyushu(kube: Kube, namespace: str, manifest: dict[str, Any]) -> None:
+    """Publish a PowerSignal for kyushu and wait until its Region reads the new price."""
+    kube.create(manifest, namespace=namespace)
+    price = float(manifest["spec"]["observation"]["priceJpyPerKwh"])
+    wait_until(
+        lambda: (
+            (kube.get("region", "kyushu").get("status") or {})
+            .get("signals", {})
+            .get("priceJpyPerKwh")
+            == price
+        ),
+        timeout=30,
+        message="kyushu to read the PowerSignal",
+    )
+
+
 def replace_signal(kube: Kube, namespace: str, manifest: dict[str, Any]) -> None:
     kube.kubectl("delete", "powersignals", "--all", "-n", namespace, check=False)
     kube.create(manifest, namespace=namespace)
@@ -200,17 +216,7 @@ def test_running_job_moves_to_the_curtailed_region_through_every_phase(
 ) -> None:
     ns = kyushu_external
     kube.create(policy(allowedRegions=["tokyo", "kyushu"], **FAST_MOVES), namespace=ns)
-    kube.create(signal("expensive", carbon=480, price="16.0"), namespace=ns)
-    wait_until(
-        lambda: (
-            (kube.get("region", "kyushu").get("status") or {})
-            .get("signals", {})
-            .get("priceJpyPerKwh")
-            == 16.0
-        ),
-        timeout=30,
-        message="kyushu to read the PowerSignal",
-    )
+    publish_kyushu(kube, ns, signal("expensive", carbon=480, price="16.0"))
     kube.create(long_job("mover", annotations={"wattbit.io/expected-duration": "4h"}), namespace=ns)
     wait_until(
         lambda: pods_regions(kube, ns, "mover") == {"tokyo"},
