@@ -704,7 +704,9 @@ def _record(
     `quiet`: a change is recorded but not announced (a running workload staying put)."""
     plan, now = run.plan, run.now
     status = managed.record
-    new = (status or WorkloadPlacementStatus()).model_copy(deep=True)
+    # Shallow: every field below is reassigned, never mutated in place, and a deep copy of
+    # each record (candidates, phase history) was half of an idle pass (bench_operator.py).
+    new = (status or WorkloadPlacementStatus()).model_copy()
     new.decision = kind
     new.reason = reason.value
     new.region = region
