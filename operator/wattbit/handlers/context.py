@@ -46,6 +46,8 @@ class OperatorContext:
     """Region name -> RegionFeed (provider and backoff), see wattbit.handlers.signals."""
     readings: dict[str, SignalReading] = field(default_factory=dict)
     """Region name -> the feed's latest reading, unrounded: what decisions read."""
+    region_gists: dict[str, str] = field(default_factory=dict)
+    """Region name -> what of it decisions read, to wake the loop only when that changes."""
     wake: asyncio.Event | None = None
     """Set to run the reconcile loop soon (debounced); created in the operator's event loop."""
     indexed: asyncio.Event | None = None

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,8 +190,35 @@ async def wake_on_node(*, memo: Any, type: str | None, **_: Any) -> None:
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "regions", id="wake-on-region")
-async def wake_on_region(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+async def wake_on_region(
+    *,
+    memo: Any,
+    name: str | None,
+    body: kopf.Body,
+    type: str | None,
+    **_: Any,
+) -> None:
+    # A Region's status is rewritten on every refresh (a feed's observedAt moves with each
+    # reading); only a change in what decisions read is worth a pass.
+    context: OperatorContext | None = memo.get("wattbit")
+    gist = region_gist(body)
+    if context is None or type == "DELETED" or context.region_gists.get(str(name)) != gist:
+        if context is not None:
+            context.region_gists[str(name)] = gist
+        _poke(memo)
+    elif context.indexed is not None and not context.indexed.is_set():
+        _poke(memo)
+
+
+def region_gist(body: Mapping[str, Any]) -> str:
+    """What of a Region a decision depends on: its spec, its signal values and forecast, and
+    its conditions' states; not the observation time or the GPU counts (pods wake the loop)."""
+    status = body.get("status") or {}
+    signals = {k: v for k, v in (status.get("signals") or {}).items() if k != "observedAt"}
+    conditions = sorted(
+        (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
+    )
+    return json.dumps([body.get("spec"), signals, conditions], sort_keys=True, default=str)
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "powersignals", id="wake-on-powersignal")
