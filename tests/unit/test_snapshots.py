@@ -69,6 +69,7 @@ from wattbit.k8s.snapshots import (
     link_snapshots,
     per_slot_forecast,
     plan_input,
+    pods_fit,
     remaining_runtime_s,
 )
 
@@ -1187,3 +1188,40 @@ def test_plan_input_links_and_nodes_follow_the_regions() -> None:
     }
     assert result.region_selectors["tokyo"] == {names.REGION_LABEL: "tokyo"}
     assert result.horizon.start == HOUR
+
+
+# ---------------------------------------------------------------- pods fit on nodes
+
+
+@pytest.mark.parametrize(
+    ("pods", "per_pod", "free", "fits"),
+    [
+        (1, 2, [1, 1], False),  # two free GPUs, but on two nodes
+        (1, 2, [2, 0], True),
+        (2, 4, [8], True),
+        (2, 4, [4, 3], False),
+        (3, 1, [1, 1, 1], True),
+        (1, 0, [], True),  # a pod without GPUs fits anywhere
+    ],
+)
+def test_pods_fit_counts_whole_pods_per_node(
+    pods: int, per_pod: int, free: list[int], fits: bool
+) -> None:
+    assert pods_fit(pods, per_pod, free) is fits
+
+
+def test_a_region_whose_free_gpus_are_split_across_nodes_is_left_out_for_a_bigger_pod() -> None:
+    cluster = (
+        make_cluster()
+        .region("kyushu", nodes=2, gpus_per_node=8)
+        .region("tokyo", nodes=1, gpus_per_node=16)
+        .gpu_pod(7, node="kyushu-0")
+        .gpu_pod(7, node="kyushu-1")
+    )
+    job = make_job("big").gpus(2).obj()  # two GPUs free in kyushu: 1 + 1
+    item = managed(cluster.workload(job).build(), job)
+    assert item.unfit_regions == frozenset({"kyushu"})
+    assert item.snapshot is not None
+    assert item.snapshot.allowed_regions == frozenset({"tokyo"})
+    small = make_job("small").gpus(1).obj()
+    assert managed(cluster.workload(small).build(), small).unfit_regions == frozenset()

@@ -48,9 +48,11 @@ def candidates(
     regions: Sequence[RegionSnapshot],
     policy: Policy,
     now: datetime,
+    no_room_on_nodes: frozenset[str] = frozenset(),
 ) -> tuple[Candidate, ...]:
     """Every region's figures for running the workload's remaining time from now, cheapest
-    eligible first."""
+    eligible first. `no_room_on_nodes`: regions whose nodes cannot hold its pods, although
+    their free GPUs add up (the caller knows the nodes)."""
     hours = workload.remaining_runtime_s / SECONDS_PER_HOUR
     out: list[Candidate] = []
     for region in regions:
@@ -61,7 +63,11 @@ def candidates(
             + policy.carbon_weight * carbon_g * policy.carbon_price_jpy_per_g
         )
         free = region.free_gpus[0] if region.free_gpus else 0
-        reason = _ineligible(workload, region, free, now)
+        reason = (
+            Reason.INSUFFICIENT_CAPACITY
+            if region.name in no_room_on_nodes
+            else _ineligible(workload, region, free, now)
+        )
         out.append(
             Candidate(
                 region=region.name,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -196,6 +196,20 @@ def _policy(managed: Managed) -> Policy:
 def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
     plan, now, result = run.plan, run.now, run.result
     obj = managed.obj
+    if (
+        decision.kind is DecisionKind.HOLD
+        and decision.reason is Reason.NO_ELIGIBLE_REGION
+        and managed.unfit_regions
+    ):
+        # The regions were left out for want of room on their nodes, not by policy.
+        per_pod = (managed.hints.gpus // obj.pods) if managed.hints and obj.pods else 0
+        decision = replace(
+            decision,
+            reason=Reason.INSUFFICIENT_CAPACITY,
+            message=f"held: no eligible region has nodes with room for {obj.pods} pod(s) "
+            f"of {per_pod} GPUs ({', '.join(sorted(managed.unfit_regions))} have GPUs free "
+            "but not on one node)",
+        )
     adapter = run.apis.jobs if obj.kind is WorkloadKind.JOB else run.apis.pods
 
     message = _explained(managed, decision, plan, now)
@@ -625,7 +639,9 @@ def _count_failure(run: _Pass, managed: Managed, what: str) -> None:
 def _explained(managed: Managed, decision: Decision, plan: PlanInput, now: datetime) -> str:
     if managed.snapshot is None:
         return decision.message
-    compared = explain.candidates(managed.snapshot, plan.regions, _policy(managed), now)
+    compared = explain.candidates(
+        managed.snapshot, plan.regions, _policy(managed), now, managed.unfit_regions
+    )
     return explain.summary(decision, compared)[:MAX_MESSAGE]
 
 
@@ -644,7 +660,9 @@ def _candidates(managed: Managed, plan: PlanInput, now: datetime) -> list[Candid
             carbon_kg=round(c.carbon_kg, 2),
             cost_jpy=round(c.cost_jpy, 1),
         )
-        for c in explain.candidates(managed.snapshot, plan.regions, _policy(managed), now)
+        for c in explain.candidates(
+            managed.snapshot, plan.regions, _policy(managed), now, managed.unfit_regions
+        )
     ]
 
 

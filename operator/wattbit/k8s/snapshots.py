@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -134,6 +134,9 @@ class Managed:
     policy: PolicyChoice | None = None
     snapshot: WorkloadSnapshot | None = None
     """PENDING / RUNNING: what the planner is told."""
+    unfit_regions: frozenset[str] = frozenset()
+    """Regions with enough free GPUs in sum but no nodes that can hold its pods (left out of
+    its allowed regions, and reported as InsufficientCapacity)."""
     move: MoveRecord | None = None
     """MOVING: the move in flight."""
     pods: tuple[PodView, ...] = ()
@@ -383,6 +386,66 @@ def _region_name(name: str | None) -> RegionName | None:
     return None if name is None else RegionName(name)
 
 
+# ---------------------------------------------------------------- nodes
+
+
+def pods_fit(pods: int, gpus_per_pod: int, free_per_node: Sequence[int]) -> bool:
+    """Whether `pods` pods of `gpus_per_pod` GPUs each fit on nodes with these free GPUs (a
+    pod's GPUs are on one node: a region's free GPUs split 1 + 1 hold no 2-GPU pod)."""
+    if pods <= 0 or gpus_per_pod <= 0:
+        return True
+    return sum(free // gpus_per_pod for free in free_per_node) >= pods
+
+
+def free_gpus_per_node(
+    view: ClusterView, selectors: Mapping[str, Mapping[str, str]]
+) -> dict[str, list[int]]:
+    """Region -> free GPUs of each of its ready, schedulable nodes (pods bound there count)."""
+    used: dict[str, int] = defaultdict(int)
+    for pod in view.gpu_pods:
+        if pod.node_name:
+            used[pod.node_name] += pod.gpus
+    out: dict[str, list[int]] = {name: [] for name in selectors}
+    for node in view.nodes:
+        if not node.schedulable:
+            continue
+        for name, selector in selectors.items():
+            if selects(selector, node.labels):
+                out[name].append(max(0, node.allocatable_gpus - used[node.name]))
+                break
+    return out
+
+
+def fit_to_nodes(
+    item: Managed, view: ClusterView, selectors: Mapping[str, Mapping[str, str]]
+) -> Managed:
+    """Leave out of the workload's allowed regions those whose nodes cannot hold its pods
+    now (its current region always stays: it runs there)."""
+    snapshot, hints = item.snapshot, item.hints
+    if snapshot is None or hints is None or item.obj.pods <= 0:
+        return item
+    per_pod = hints.gpus // item.obj.pods
+    free = free_gpus_per_node(view, selectors)
+    candidates = set(selectors) if snapshot.allowed_regions is None else snapshot.allowed_regions
+    unfit = frozenset(
+        name
+        for name in candidates
+        if name != snapshot.current_region
+        and name in free
+        # Only fragmentation: where the GPUs do not add up, the planner says so itself.
+        and sum(free[name]) >= hints.gpus
+        and not pods_fit(item.obj.pods, per_pod, free[name])
+    )
+    if not unfit:
+        return item
+    allowed = frozenset(RegionName(name) for name in candidates if name not in unfit)
+    return _with(
+        item,
+        snapshot=replace(snapshot, allowed_regions=allowed),
+        unfit_regions=unfit,
+    )
+
+
 # ---------------------------------------------------------------- regions
 
 
@@ -625,6 +688,7 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
     regions, selectors = region_snapshots(
         view, managed, horizon, settings.default_gpu_power_watts / 1000.0
     )
+    managed = tuple(fit_to_nodes(item, view, selectors) for item in managed)
     links, link_names = link_snapshots(view.links, view.regions)
     groups: dict[Policy, list[Managed]] = defaultdict(list)
     for item in managed:
