@@ -1,4 +1,5 @@
-"""When a Region's change wakes the reconcile loop (wattbit.handlers.loop.region_gist).
+"""When a Region's change wakes the reconcile loop (wattbit.handlers.loop.region_gist), and
+the wake-ups' own log lines are dropped (QuietWakeUps).
 
 Covers: a refresh that only moves observedAt or the GPU counts leaves the gist as it was (no
 pass); a new price, forecast, availability or a flipped condition changes it (a pass).
@@ -8,6 +9,7 @@ Skipped: the kopf event handler itself (integration tests run it).
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import pytest
@@ -65,3 +67,15 @@ def test_a_refresh_that_changes_nothing_decisions_read_keeps_the_gist(
 )
 def test_what_decisions_read_changes_the_gist(path: list[str], value: Any) -> None:
     assert region_gist(changed(path, value)) != region_gist(REGION)
+
+
+def test_wake_up_successes_are_not_logged_but_everything_else_is() -> None:
+    from wattbit.handlers.loop import QuietWakeUps  # noqa: PLC0415 - the one test of it
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", logging.INFO, __file__, 1, message, None, None)
+
+    quiet = QuietWakeUps()
+    assert not quiet.filter(record("Handler 'wake-on-pod' succeeded."))
+    assert quiet.filter(record("Handler 'wake-on-pod' failed with an exception."))
+    assert quiet.filter(record("Timer 'refresh-region' succeeded."))

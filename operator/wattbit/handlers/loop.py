@@ -60,6 +60,7 @@ async def start_loop(*, memo: Any, **kwargs: Any) -> None:
     context.wake = asyncio.Event()
     context.indexed = asyncio.Event()
     indexes = {name: kwargs[name] for name in INDEXES}
+    logging.getLogger("kopf.objects").addFilter(QuietWakeUps())
     memo[_TASK_KEY] = asyncio.create_task(run(context, indexes), name="wattbit reconcile loop")
 
 
@@ -152,6 +153,16 @@ def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) ->
         policies={key: dict(next(iter(store))) for key, store in indexes["policies"].items()},
         links={key: dict(next(iter(store))) for key, store in indexes["apn_links"].items()},
     )
+
+
+class QuietWakeUps(logging.Filter):
+    """Drop kopf's "Handler 'wake-on-...' succeeded." lines: the wake-ups run on every pod,
+    Job and record event (thousands a minute in a busy cluster) and say nothing a pass's
+    own log line does not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Handler 'wake-on-") and "succeeded" in message)
 
 
 # ---------------------------------------------------------------- triggers
