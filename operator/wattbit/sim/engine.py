@@ -10,6 +10,12 @@ A move costs what `wattbit.core.cost` says it costs: the job stops for the check
 the transfer over the APN link and the restart (its GPUs idle meanwhile), redoes the work since
 its last checkpoint (half an interval on average), and the network's transfer energy is booked.
 
+Booking goes through `wattbit.core.accounting`, the operator's receipt arithmetic: each hour's
+work and idle time are `Interval`s priced by `price_interval`, each move a `Move` priced by
+`price_move` (its transfer energy at the destination's signals in the hour it moves, no PUE; its
+idle GPUs as intervals in the destination, hour by hour). Every job keeps its ledger, so
+`Engine.receipt` gives a simulated job the same receipt a live one gets.
+
 WARNING: policies never mutate engine state; they only return actions. No wall clock here.
 """
 
@@ -17,16 +23,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from wattbit.core import accounting
 from wattbit.core.cost import checkpoint_write_s
 from wattbit.core.model import GRAMS_PER_KG, SECONDS_PER_HOUR
-from wattbit.sim.scenario import JobSpec, Scenario
+from wattbit.sim.scenario import JobSpec, Scenario, SignalSource
 from wattbit.sim.traces import FloatArray, SignalTrace
 
 _EPS = 1e-9
@@ -81,6 +89,10 @@ class JobRun:
     carbon_kg: float = 0.0
     cost_jpy: float = 0.0
     regions_by_hour: dict[int, int] = field(default_factory=dict)
+    intervals: list[accounting.Interval] = field(default_factory=list)
+    """The hours (or parts) it worked, as booked: the receipt's running intervals."""
+    move_records: list[accounting.Move] = field(default_factory=list)
+    """Its moves as booked, each with the idle intervals of its downtime."""
 
     @property
     def job_id(self) -> str:
@@ -136,6 +148,7 @@ class MoveOverhead:
     downtime_h: float
     lost_h: float
     network_kwh: float
+    transfer_s: float
 
 
 def move_overhead(scenario: Scenario, job: JobSpec, source: int, target: int) -> MoveOverhead:
@@ -153,6 +166,7 @@ def move_overhead(scenario: Scenario, job: JobSpec, source: int, target: int) ->
         downtime_h=downtime_s / SECONDS_PER_HOUR,
         lost_h=job.checkpoint_interval_h / 2.0,
         network_kwh=job.checkpoint_gb * energy_kwh_per_gb,
+        transfer_s=transfer_s,
     )
 
 
@@ -193,6 +207,55 @@ class Engine:
         )
         self.pue = np.array([r.pue for r in scenario.regions], dtype=np.float64)
         self.carbon_price_jpy_per_kg = scenario.policy.carbon_price_jpy_per_tonne / 1000.0
+        self.carbon_price_jpy_per_tonne = scenario.policy.carbon_price_jpy_per_tonne
+        self.hour_starts = tuple(
+            scenario.start + timedelta(hours=hour) for hour in range(trace.hours)
+        )
+        """The instant each hour of the trace starts (the receipt's clock)."""
+        self.signals = tuple(
+            tuple(
+                accounting.Signals(
+                    carbon_g_per_kwh=float(trace.carbon_g_per_kwh[row, hour]),
+                    price_jpy_per_kwh=float(trace.price_jpy_per_kwh[row, hour]),
+                    source=signal_source(scenario, row),
+                    observed_at=self.hour_starts[hour],
+                )
+                for hour in range(trace.hours)
+            )
+            for row in range(len(scenario.regions))
+        )
+        """Regions x hours: the actual signals as the receipt records them."""
+
+    def receipt(self, job: JobRun) -> accounting.Receipt:
+        """`job`'s receipt from its ledger, against running at arrival in its first eligible
+        region (home, unless not allowed: then the first allowed in scenario order)."""
+        spec = job.spec
+        jpy_per_tonne = self.carbon_price_jpy_per_tonne
+        names = self.scenario.region_names
+        eligible = [r for r in range(len(names)) if self._allowed(spec, r)]
+        home = names.index(spec.home)
+        region = home if home in eligible else (eligible[0] if eligible else home)
+        return accounting.build_receipt(
+            intervals=job.intervals,
+            moves=job.move_records,
+            counterfactual=accounting.counterfactual_intervals(
+                region=names[region],
+                arrival=self.hour_starts[spec.arrival_h],
+                work_s=spec.runtime_h * SECONDS_PER_HOUR,
+                gpus=spec.gpus,
+                power_kw_per_gpu=spec.power_kw_per_gpu,
+                pue=float(self.pue[region]),
+                timeline=tuple(
+                    accounting.SignalPeriod(start=start, signals=signals)
+                    for start, signals in zip(self.hour_starts, self.signals[region], strict=True)
+                ),
+            ),
+            carbon_price_jpy_per_tonne=jpy_per_tonne,
+            assumptions=(
+                "Simulated: signals are the scenario's hourly trace, observed at each hour's "
+                "start; a move's downtime and redone work are the engine's estimates.",
+            ),
+        )
 
     def run(self, policy: SimPolicy) -> RunResult:
         """Step `policy` until every job is done or the trace ends."""
@@ -293,32 +356,82 @@ class Engine:
         job.downtime_h += overhead.downtime_h
         job.remaining_h += overhead.lost_h
         job.gpu_hours_lost += spec.gpus * (overhead.downtime_h + overhead.lost_h)
-        self._book(job, action.region, hour, overhead.network_kwh)
+        names = self.scenario.region_names
+        jpy_per_tonne = self.carbon_price_jpy_per_tonne
+        move = accounting.Move(
+            from_region=names[source],
+            to_region=names[action.region],
+            at=self.hour_starts[hour],
+            checkpoint_gb=spec.checkpoint_gb,
+            transfer_s=overhead.transfer_s,
+            transfer_energy_kwh=overhead.network_kwh,
+            signals=self.signals[action.region][hour],
+            work_redone_s=overhead.lost_h * SECONDS_PER_HOUR,
+        )
+        job.move_records.append(move)
+        # The idle GPUs are booked hour by hour in `_work`, and added to the move's record.
+        self._book(job, accounting.price_move(move, carbon_price_jpy_per_tonne=jpy_per_tonne))
         return True
 
-    def _book(self, job: JobRun, region: int, hour: int, energy_kwh: float) -> None:
-        carbon = float(self.trace.carbon_g_per_kwh[region, hour])
-        price = float(self.trace.price_jpy_per_kwh[region, hour])
-        job.energy_kwh += energy_kwh
-        job.carbon_kg += energy_kwh * carbon / GRAMS_PER_KG
-        job.cost_jpy += energy_kwh * price
+    def _book(
+        self, job: JobRun, figures: accounting.PricedInterval | accounting.PricedMove
+    ) -> None:
+        job.energy_kwh += figures.energy_kwh
+        job.carbon_kg += figures.carbon_g / GRAMS_PER_KG
+        job.cost_jpy += figures.cost_jpy
 
     def _work(self, jobs: Sequence[JobRun], hour: int, usage: FloatArray) -> None:
+        jpy_per_tonne = self.carbon_price_jpy_per_tonne
         for job in jobs:
             if job.status is not JobStatus.RUNNING or job.region is None:
                 continue
             spec, region = job.spec, job.region
             usage[region, hour] += spec.gpus
             job.regions_by_hour[hour] = region
-            pue = float(self.pue[region])
             idle_h = min(job.downtime_h, 1.0)
             job.downtime_h -= idle_h
             work_h = min(job.remaining_h, 1.0 - idle_h)
             job.remaining_h -= work_h
-            energy_kwh = (
-                spec.gpus * (spec.idle_power_kw_per_gpu * idle_h + spec.power_kw_per_gpu * work_h)
-            ) * pue
-            self._book(job, region, hour, energy_kwh)
+            if idle_h > 0.0:
+                idle = self._interval(
+                    job, region, hour, offset_h=0.0, hours=idle_h, kw=spec.idle_power_kw_per_gpu
+                )
+                self._book(
+                    job, accounting.price_interval(idle, carbon_price_jpy_per_tonne=jpy_per_tonne)
+                )
+                if job.move_records:
+                    last = job.move_records[-1]
+                    job.move_records[-1] = replace(last, idle=(*last.idle, idle))
+            if work_h > 0.0:
+                work = self._interval(
+                    job, region, hour, offset_h=idle_h, hours=work_h, kw=spec.power_kw_per_gpu
+                )
+                self._book(
+                    job, accounting.price_interval(work, carbon_price_jpy_per_tonne=jpy_per_tonne)
+                )
+                job.intervals.append(work)
             if job.remaining_h <= _EPS and job.downtime_h <= _EPS:
                 job.status = JobStatus.DONE
                 job.finished_h = hour + idle_h + work_h
+
+    def _interval(
+        self, job: JobRun, region: int, hour: int, *, offset_h: float, hours: float, kw: float
+    ) -> accounting.Interval:
+        start = self.hour_starts[hour]
+        return accounting.Interval(
+            region=self.scenario.region_names[region],
+            start=start + timedelta(hours=offset_h) if offset_h else start,
+            duration_s=hours * SECONDS_PER_HOUR,
+            gpus=job.spec.gpus,
+            power_kw_per_gpu=kw,
+            pue=float(self.pue[region]),
+            signals=self.signals[region][hour],
+        )
+
+
+def signal_source(scenario: Scenario, region: int) -> str:
+    """The receipt's name for where a region's simulated signals come from."""
+    if scenario.signals.source is SignalSource.CSV and scenario.signals.csv_path is not None:
+        return f"csv:{scenario.signals.csv_path.name}"
+    spec = scenario.regions[region]
+    return f"replay:{spec.area or spec.name}/{scenario.signals.season}"
