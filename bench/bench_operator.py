@@ -2,10 +2,10 @@
 
 Starts its own local cluster (hack/cluster-up.sh, state in .run/cluster-bench), applies the
 CRDs, three Regions (hokkaido and tokyo on static signals, kyushu on a PowerSignal, capped at
-`--move-room` GPUs), APNLinks between them and a `default` PlacementPolicy that lets moves run
-at once (checkpoint notice 5 s, stability window and cooldown 0, tolerance window
-`--tolerance-minutes`, 0: start at once; everything else, including the cluster-wide limit of
-10 moves in flight, is what users get). It runs the operator as the integration tests do
+`--move-room` GPUs), APNLinks between them and a `default` PlacementPolicy that sets only the
+tolerance window (`--tolerance-minutes`, 0: Jobs start at once, so the signal change moves
+running work); everything else, including the 60 s checkpoint notice and the cluster-wide
+limit of 10 moves in flight, is what users get. It runs the operator as the integration tests do
 (`python -m wattbit --standalone`, webhook on 127.0.0.1, metrics on a free port, default
 reconcile period and debounce), then measures, for issue 9:
 
@@ -336,16 +336,13 @@ def signal_spec(*, carbon: int, price: str, curtailment: bool) -> dict[str, Any]
 
 
 def policy(tolerance_minutes: int) -> dict[str, Any]:
+    """Users' defaults, but for the one setting the scenario is about: Jobs start at once (no
+    waiting), so the signal change moves running work."""
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "PlacementPolicy",
         "metadata": {"name": "default"},
-        "spec": {
-            "checkpointNoticeSeconds": 5,
-            "stabilityWindowMinutes": 0,
-            "cooldownMinutes": 0,
-            "toleranceWindowMinutes": tolerance_minutes,
-        },
+        "spec": {"toleranceWindowMinutes": tolerance_minutes},
     }
 
 
@@ -925,7 +922,7 @@ def report_wave(bench: Bench, result: Wave) -> None:
         bench.add(
             "one move, Planned -> Running",
             f"{statistics.median(durations):.1f} s",
-            f"median; max {max(durations):.1f} s; checkpoint notice 5 s",
+            f"median; max {max(durations):.1f} s; default checkpoint notice 60 s",
         )
     bench.add(
         "wave: record writes",
@@ -1054,7 +1051,7 @@ def arguments() -> argparse.Namespace:
         "cheapest region wait for it, and the change releases them instead",
     )
     parser.add_argument("--idle-periods", type=int, default=3, help="reconcile periods (30 s)")
-    parser.add_argument("--wave-timeout", type=float, default=360.0)
+    parser.add_argument("--wave-timeout", type=float, default=900.0)
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".run" / "cluster-bench")
     parser.add_argument(
         "--profile",

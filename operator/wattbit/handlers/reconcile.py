@@ -55,6 +55,7 @@ from wattbit.k8s.snapshots import (
     SnapshotSettings,
     Stage,
     core_policy,
+    move_record,
     plan_input,
 )
 from wattbit.k8s.workloads import JobAdapter, PodAdapter
@@ -362,8 +363,7 @@ def _running(run: _Pass, managed: Managed, decision: Decision) -> int:
         return 0
     if obj.kind is WorkloadKind.POD:
         return _evict(run, managed, decision, message)
-    _begin_move(run, managed, decision, message)
-    _step_move(run, _refreshed(managed, run.apis))
+    _step_move(run, _begin_move(run, managed, decision, message))
     return 1
 
 
@@ -415,7 +415,8 @@ def _notice_s(managed: Managed) -> tuple[float, float]:
     return max(float(managed.policy.spec.checkpoint_notice_seconds), declared), declared
 
 
-def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) -> None:
+def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) -> Managed:
+    """Record the move as Planned; returns the workload as moving, with that record."""
     plan, now = run.plan, run.now
     obj = managed.obj
     source = obj.placed_region or "unknown"
@@ -432,7 +433,7 @@ def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) 
         history=[PhaseEntry(phase=MovePhase.PLANNED, at=now, message=message[:1000])],
     )
     metrics.moves_total.labels(outcome="started").inc()
-    _record(
+    status = _record(
         run,
         managed,
         kind=DecisionKind.MOVE,
@@ -444,17 +445,7 @@ def _begin_move(run: _Pass, managed: Managed, decision: Decision, message: str) 
         migrating=True,
     )
     _crash_point(MovePhase.PLANNED)
-
-
-def _refreshed(managed: Managed, apis: Apis) -> Managed:
-    """The workload with the record just written (its migration now in flight)."""
-    raw = apis.custom.get_namespaced_custom_object(
-        records.GROUP, records.VERSION, managed.obj.namespace, records.PLURAL, managed.record_name
-    )
-    status = WorkloadPlacementStatus.model_validate((raw or {}).get("status") or {})
-    from wattbit.k8s.snapshots import _with, move_record  # noqa: PLC0415 - one call site
-
-    return _with(managed, record=status, stage=Stage.MOVING, move=move_record(status))
+    return replace(managed, record=status, stage=Stage.MOVING, move=move_record(status))
 
 
 def observe(managed: Managed, plan: PlanInput) -> ObservedWorkload:
@@ -715,8 +706,7 @@ def _record(
     warning: bool = False,
     quiet: bool = False,
     held: bool | None = None,
-    plan: PlanInput | None = None,
-) -> None:
+) -> WorkloadPlacementStatus:
     """Write the workload's decision to its record, and an Event, when what they say changed.
 
     `quiet`: a change is recorded but not announced (a running workload staying put)."""
@@ -761,7 +751,7 @@ def _record(
     if fits is not None:
         new.conditions = set_condition(new.conditions, _fits_condition(fits, now), now)
     if status is not None and _says_the_same(status, new):
-        return
+        return status
     new.decided_at = now
     new.candidates = _candidates(managed, plan, now)
     metrics.placement_decisions_total.labels(
@@ -774,6 +764,7 @@ def _record(
         _event(run, managed, Reason.GRACE_PERIOD_TOO_SHORT, fits[1], warning=True)
     if not quiet:
         _event(run, managed, Reason.DRY_RUN if dry_run else reason, message, warning=warning)
+    return new
 
 
 def _checkpoint_fits(managed: Managed) -> tuple[bool, str] | None:

@@ -22,6 +22,7 @@ from wattbit.handlers import signals as signal_reading
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
 from wattbit.k8s.capacity import RegionGpus, region_gpus
+from wattbit.k8s.snapshots import status_reading
 from wattbit.providers.base import ProviderError
 from wattbit.providers.external import ExternalSignal
 
@@ -134,7 +135,7 @@ def _refresh_signals(
         metrics.provider_errors_total.labels(
             region=name, provider=region_spec.signals.provider.value, reason=error.reason.value
         ).inc()
-        last = signal_reading.last_reading(previous)
+        last = status_reading(previous)
         fresh = last is not None and is_fresh(last, now, max_age_seconds)
         consequence = (
             "keeping the last reading, still within maxAge"
@@ -156,7 +157,7 @@ def _refresh_signals(
             context.readings[name] = reading  # decisions read the feed's own values
             new_status.signals = signal_reading.to_status(reading)
             _record_metrics(name, reading, now)
-        latest = reading or signal_reading.last_reading(previous)
+        latest = reading or status_reading(previous)
         fresh = latest is not None and is_fresh(latest, now, max_age_seconds)
         backing_off = reading is None
         if fresh and latest is not None and not backing_off:

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from kubernetes.client.exceptions import ApiException
 
 from wattbit.api.v1alpha1.region import ForecastPoint as ForecastPointStatus
-from wattbit.api.v1alpha1.region import GpuStatus, RegionSignalsStatus, RegionSpec, RegionStatus
+from wattbit.api.v1alpha1.region import GpuStatus, RegionSignalsStatus, RegionSpec
 from wattbit.api.v1alpha1.signals import ProviderKind
-from wattbit.core.signals import ForecastPoint, ProblemReason, SignalReading
+from wattbit.core.signals import ProblemReason, SignalReading
 from wattbit.handlers.context import OperatorContext
 from wattbit.k8s.capacity import RegionGpus
 from wattbit.providers.backoff import BackoffState
@@ -138,34 +138,6 @@ def to_status(reading: SignalReading) -> RegionSignalsStatus:
             )
             for p in reading.forecast[:FORECAST_POINTS_IN_STATUS]
         ],
-    )
-
-
-def last_reading(status: RegionStatus) -> SignalReading | None:
-    """The reading recorded in a status, to judge whether it is still fresh."""
-    signals = status.signals
-    if (
-        signals is None
-        or signals.observed_at is None
-        or signals.carbon_grams_per_kwh is None
-        or signals.price_jpy_per_kwh is None
-    ):
-        return None
-    return SignalReading(
-        carbon_g_per_kwh=signals.carbon_grams_per_kwh,
-        price_jpy_per_kwh=signals.price_jpy_per_kwh,
-        observed_at=signals.observed_at,
-        source=signals.source or "unknown",
-        renewable_percent=signals.renewable_percent,
-        curtailment=signals.curtailment,
-        forecast=tuple(
-            ForecastPoint(
-                start=p.start,
-                carbon_g_per_kwh=p.carbon_grams_per_kwh,
-                price_jpy_per_kwh=p.price_jpy_per_kwh,
-            )
-            for p in signals.forecast
-        ),
     )
 
 

@@ -41,8 +41,9 @@ from wattbit.core.model import (
     WorkloadSnapshot,
     WorkloadState,
 )
-from wattbit.core.signals import SignalReading
+from wattbit.core.signals import ForecastPoint, SignalReading
 from wattbit.errors import InvalidWorkloadError
+from wattbit.k8s import records
 from wattbit.k8s.capacity import NodeGpus, PodGpus, selects
 from wattbit.k8s.hints import WorkloadHints, read_hints
 from wattbit.k8s.objects import PodView, WorkloadKind, WorkloadObject
@@ -225,7 +226,7 @@ def choose_policy(
 
 
 def record_name(obj: WorkloadObject) -> str:
-    return f"{obj.kind.lower()}-{obj.name}"
+    return records.record_name(obj.kind.value, obj.name)
 
 
 def move_record(status: WorkloadPlacementStatus | None) -> MoveRecord | None:
@@ -266,7 +267,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     if obj.finished and not in_flight:
         return base
     if obj.queue_name is not None:
-        return _with(
+        return replace(
             base,
             stage=Stage.FOREIGN,
             reason=Reason.MANAGED_BY_KUEUE,
@@ -276,7 +277,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     if obj.kind is WorkloadKind.JOB and obj.controller_kind is not None and not obj.held:
         # Its owner created it suspended (a JobSet, a queue): the owner resumes it. A Job
         # its owner created running (a CronJob's) was held by the webhook and is ours.
-        return _with(
+        return replace(
             base,
             stage=Stage.FOREIGN,
             reason=Reason.MANAGED_BY_OWNER,
@@ -294,20 +295,20 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
             default_expected_duration_s=default_expected_duration_s,
         )
     except InvalidWorkloadError as error:
-        return _with(
+        return replace(
             base,
             stage=Stage.INVALID,
             reason=_reason(error.reason),
             message=f"{error.reason}: {error.message}",
         )
-    base = _with(base, hints=hints, policy=policy)
+    base = replace(base, hints=hints, policy=policy)
     if in_flight:
-        return _with(base, stage=Stage.MOVING, move=move)
+        return replace(base, stage=Stage.MOVING, move=move)
     if obj.suspended:
         if obj.held and obj.released_at is None:
-            return _with(base, stage=Stage.PENDING, snapshot=_snapshot(base, view, pending=True))
-        return _with(base, stage=Stage.PAUSED)
-    return _with(base, stage=Stage.RUNNING, snapshot=_snapshot(base, view, pending=False))
+            return replace(base, stage=Stage.PENDING, snapshot=_snapshot(base, view, pending=True))
+        return replace(base, stage=Stage.PAUSED)
+    return replace(base, stage=Stage.RUNNING, snapshot=_snapshot(base, view, pending=False))
 
 
 def _reason(text: str) -> Reason:
@@ -317,12 +318,6 @@ def _reason(text: str) -> Reason:
         return Reason(text)
     except ValueError:
         return Reason.INVALID_WORKLOAD
-
-
-def _with(managed: Managed, **changes: Any) -> Managed:
-    values = {name: getattr(managed, name) for name in managed.__dataclass_fields__}
-    values.update(changes)
-    return Managed(**values)
 
 
 def remaining_runtime_s(managed: Managed, now: datetime) -> float:
@@ -439,7 +434,7 @@ def fit_to_nodes(
     if not unfit:
         return item
     allowed = frozenset(RegionName(name) for name in candidates if name not in unfit)
-    return _with(
+    return replace(
         item,
         snapshot=replace(snapshot, allowed_regions=allowed),
         unfit_regions=unfit,
@@ -485,23 +480,24 @@ def _value(value: float | None, fallback: float | None) -> float:
     return fallback if fallback is not None else 0.0
 
 
-def region_reading(
-    entry: RegionEntry, readings: Mapping[str, SignalReading]
-) -> SignalReading | None:
-    """The feed's own reading, else the one recorded in the status (rounded)."""
-    from wattbit.core.signals import ForecastPoint  # noqa: PLC0415 - only for the fallback
-
-    reading = readings.get(entry.name)
-    if reading is not None:
-        return reading
-    signals = entry.status.signals
-    if signals is None or signals.observed_at is None:
+def status_reading(status: RegionStatus) -> SignalReading | None:
+    """The reading a Region's status records (rounded for people), or None without a full one
+    (no observation time, carbon or price)."""
+    signals = status.signals
+    if (
+        signals is None
+        or signals.observed_at is None
+        or signals.carbon_grams_per_kwh is None
+        or signals.price_jpy_per_kwh is None
+    ):
         return None
     return SignalReading(
         carbon_g_per_kwh=signals.carbon_grams_per_kwh,
         price_jpy_per_kwh=signals.price_jpy_per_kwh,
         observed_at=signals.observed_at,
-        source=signals.source or "status",
+        source=signals.source or "unknown",
+        renewable_percent=signals.renewable_percent,
+        curtailment=signals.curtailment,
         forecast=tuple(
             ForecastPoint(
                 start=p.start,
@@ -511,6 +507,13 @@ def region_reading(
             for p in signals.forecast
         ),
     )
+
+
+def region_reading(
+    entry: RegionEntry, readings: Mapping[str, SignalReading]
+) -> SignalReading | None:
+    """The feed's own reading, else the one recorded in the status (rounded)."""
+    return readings.get(entry.name) or status_reading(entry.status)
 
 
 @dataclass(slots=True)
