@@ -28,7 +28,8 @@ def _held_annotations(now: datetime) -> dict[str, str]:
     return {names.ANNOTATION_HELD: "true", names.ANNOTATION_HELD_AT: now.isoformat()}
 
 
-def _skip(body: Mapping[str, Any], namespace: str | None, excluded: Collection[str]) -> bool:
+def out_of_scope(body: Mapping[str, Any], namespace: str | None, excluded: Collection[str]) -> bool:
+    """True for a workload the webhook never looks at: unlabelled or in an excluded namespace."""
     return not is_deferrable(body) or not namespace or namespace in excluded
 
 
@@ -40,7 +41,7 @@ def hold_job(
     now: datetime,
 ) -> dict[str, Any] | None:
     """Patch that creates a deferrable Job suspended, or None to admit it unchanged."""
-    if _skip(body, namespace, excluded_namespaces):
+    if out_of_scope(body, namespace, excluded_namespaces):
         return None
     if body.get("spec", {}).get("suspend") is True:
         # Created suspended by its owner (or a queue such as Kueue): not ours to release.
@@ -61,7 +62,7 @@ def gate_pod(
     now: datetime,
 ) -> dict[str, Any] | None:
     """Patch that adds the placement gate to a deferrable bare Pod, or None."""
-    if _skip(body, namespace, excluded_namespaces) or _controlled_by_job(body):
+    if out_of_scope(body, namespace, excluded_namespaces) or _controlled_by_job(body):
         return None
     spec = body.get("spec", {})
     if spec.get("nodeName"):
