@@ -82,6 +82,8 @@ def refresh_region(
 
     fresh_condition = find_condition(new_status.conditions, "SignalsFresh")
     signals_ok = fresh_condition is not None and fresh_condition.status == ConditionStatus.TRUE
+    # On every refresh, whichever way the feed answered (the age is set only on a new reading).
+    metrics.region_signals_stale.labels(region=name).set(0 if signals_ok else 1)
     available = region_spec.availability.value == "Available"
     if not available:
         ready, reason, message = (
