@@ -14,18 +14,15 @@ import kopf
 from pydantic import ValidationError
 
 from wattbit.api.v1alpha1.powersignal import PowerSignal
-from wattbit.api.v1alpha1.workloadplacement import WorkloadPlacementStatus
 from wattbit.k8s import names
 from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus
-from wattbit.k8s.objects import (
-    PodView,
-    WorkloadObject,
-    is_job_pod,
-    job_object,
-    pod_object,
-    pod_view,
+from wattbit.k8s.objects import PodView, WorkloadObject, job_object
+from wattbit.k8s.snapshots import (
+    RecordEntry,
+    deferrable_pod_object,
+    owned_pod_view,
+    record_entry,
 )
-from wattbit.k8s.snapshots import RecordEntry
 from wattbit.providers.external import ExternalSignal, from_power_signal
 
 ALL = "all"
@@ -78,19 +75,16 @@ def deferrable_jobs(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
 
 @kopf.index("", "v1", "pods", id="deferrable_pods", labels={names.LABEL_DEFERRABLE: "true"})
 def deferrable_pods(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
-    if is_job_pod(body):
-        return {}  # the Job is the unit
-    return {ALL: pod_object(body)}
+    workload = deferrable_pod_object(body)  # None for a Job's pod: the Job is the unit
+    return {} if workload is None else {ALL: workload}
 
 
 @kopf.index("", "v1", "pods", id="owned_pods")
 def owned_pods(*, body: kopf.Body, **_: Any) -> dict[str, PodView]:
     """Pods by their controlling owner's uid, for those a move may have to look at: pods
     with GPUs or with wattbit's annotations."""
-    view = pod_view(body)
-    annotations = body.metadata.annotations
-    ours = any(key.startswith(names.DOMAIN + "/") for key in annotations)
-    if view.owner_uid is None or not (view.gpus or ours):
+    view = owned_pod_view(body)
+    if view is None or view.owner_uid is None:
         return {}
     return {view.owner_uid: view}
 
@@ -99,17 +93,8 @@ def owned_pods(*, body: kopf.Body, **_: Any) -> dict[str, PodView]:
 def placement_records(
     *, namespace: str | None, name: str | None, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], RecordEntry]:
-    try:
-        status = WorkloadPlacementStatus.model_validate(dict(body.get("status") or {}))
-    except ValidationError:
-        status = WorkloadPlacementStatus()  # rewritten whole by the next decision
-    ref = (body.get("spec") or {}).get("workloadRef") or {}
-    key = (str(namespace), str(name))
-    return {
-        key: RecordEntry(
-            namespace=key[0], name=key[1], workload_uid=str(ref.get("uid") or ""), status=status
-        )
-    }
+    entry = record_entry(body)
+    return {(entry.namespace, entry.name): entry}
 
 
 @kopf.index("wattbit.io", "v1alpha1", "apnlinks", id="apn_links")

@@ -28,12 +28,11 @@ import kopf
 
 from wattbit import metrics
 from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec
-from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
 from wattbit.handlers.reconcile import Apis, reconcile
 from wattbit.k8s import names
-from wattbit.k8s.snapshots import ClusterView, RegionEntry, SnapshotSettings
+from wattbit.k8s.snapshots import ClusterView, RegionEntry, SnapshotSettings, region_entry
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +128,7 @@ def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) ->
     for name, store in indexes["regions"].items():
         for entry in store:
             try:
-                regions[name] = RegionEntry(
-                    name=name,
-                    spec=RegionSpec.model_validate(entry["spec"]),
-                    status=RegionStatus.model_validate(entry["status"]),
-                )
+                regions[name] = region_entry(name, entry)
             except ValueError:
                 logger.warning("Region %s does not parse; left out of decisions", name)
     owned = indexes["owned_pods"]

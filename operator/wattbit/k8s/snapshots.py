@@ -43,10 +43,18 @@ from wattbit.core.model import (
 )
 from wattbit.core.signals import ForecastPoint, SignalReading
 from wattbit.errors import InvalidWorkloadError
-from wattbit.k8s import records
-from wattbit.k8s.capacity import NodeGpus, PodGpus, selects
+from wattbit.k8s import names, records
+from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus, selects
 from wattbit.k8s.hints import WorkloadHints, read_hints
-from wattbit.k8s.objects import PodView, WorkloadKind, WorkloadObject
+from wattbit.k8s.objects import (
+    PodView,
+    WorkloadKind,
+    WorkloadObject,
+    is_job_pod,
+    job_object,
+    pod_object,
+    pod_view,
+)
 
 HORIZON_SLOTS = 48
 """Two days of hourly slots: the planner looks this far ahead."""
@@ -111,6 +119,117 @@ class ClusterView:
     """(namespace, name) -> PlacementPolicy spec."""
     links: Mapping[str, Mapping[str, Any]]
     """APNLink name -> {"spec": ..., "status": ...}."""
+
+
+# ---------------------------------------------------------------- from object bodies
+# One conversion per kind, shared by kopf's indexes (wattbit.handlers.indexes) and by
+# `cluster_view`, which builds the same view from listed bodies (kubectl wattbit plan).
+
+
+def region_entry(name: str, body: Mapping[str, Any]) -> RegionEntry:
+    """A Region's spec and status; raises ValueError (pydantic's) when they do not parse."""
+    return RegionEntry(
+        name=name,
+        spec=RegionSpec.model_validate(dict(body.get("spec") or {})),
+        status=RegionStatus.model_validate(dict(body.get("status") or {})),
+    )
+
+
+def record_entry(body: Mapping[str, Any]) -> RecordEntry:
+    """A WorkloadPlacement body as the loop reads it; a status that does not parse reads as
+    empty (the next decision rewrites it whole)."""
+    metadata = body.get("metadata") or {}
+    try:
+        status = WorkloadPlacementStatus.model_validate(dict(body.get("status") or {}))
+    except ValidationError:
+        status = WorkloadPlacementStatus()
+    ref = (body.get("spec") or {}).get("workloadRef") or {}
+    return RecordEntry(
+        namespace=str(metadata.get("namespace")),
+        name=str(metadata.get("name")),
+        workload_uid=str(ref.get("uid") or ""),
+        status=status,
+    )
+
+
+def owned_pod_view(body: Mapping[str, Any]) -> PodView | None:
+    """A pod a move may have to look at (it has a controlling owner and GPUs or wattbit's
+    annotations), else None."""
+    view = pod_view(body)
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    ours = any(key.startswith(names.DOMAIN + "/") for key in annotations)
+    if view.owner_uid is None or not (view.gpus or ours):
+        return None
+    return view
+
+
+def deferrable_pod_object(body: Mapping[str, Any]) -> WorkloadObject | None:
+    """A labelled bare Pod as a workload; None for a Job's pod (the Job is the unit)."""
+    return None if is_job_pod(body) else pod_object(body)
+
+
+def _deferrable(body: Mapping[str, Any]) -> bool:
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    return labels.get(names.LABEL_DEFERRABLE) == "true"
+
+
+def cluster_view(
+    *,
+    now: datetime,
+    regions: Iterable[Mapping[str, Any]],
+    nodes: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]],
+    jobs: Iterable[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]],
+    policies: Iterable[Mapping[str, Any]],
+    links: Iterable[Mapping[str, Any]],
+    readings: Mapping[str, SignalReading] | None = None,
+) -> ClusterView:
+    """The view the reconcile loop reads, from listed object bodies (as the API server
+    returns them); a Region that does not parse is left out, as the loop leaves it out."""
+    region_entries: dict[str, RegionEntry] = {}
+    for body in regions:
+        name = str((body.get("metadata") or {}).get("name"))
+        try:
+            region_entries[name] = region_entry(name, body)
+        except ValueError:
+            continue
+    pod_list = list(pods)
+    owned: dict[str, list[PodView]] = defaultdict(list)
+    for body in pod_list:
+        view = owned_pod_view(body)
+        if view is not None and view.owner_uid is not None:
+            owned[view.owner_uid].append(view)
+    workloads = [job_object(body) for body in jobs if _deferrable(body)]
+    workloads.extend(
+        workload
+        for body in pod_list
+        if _deferrable(body) and (workload := deferrable_pod_object(body)) is not None
+    )
+    record_entries = {(entry.namespace, entry.name): entry for entry in map(record_entry, records)}
+
+    def key(body: Mapping[str, Any]) -> tuple[str, str]:
+        metadata = body.get("metadata") or {}
+        return str(metadata.get("namespace")), str(metadata.get("name"))
+
+    return ClusterView(
+        now=now,
+        regions=region_entries,
+        readings=dict(readings or {}),
+        nodes=[node_gpus(body) for body in nodes],
+        gpu_pods=[usage for body in pod_list if (usage := pod_gpus(body)) is not None],
+        workloads=workloads,
+        pods_by_owner=dict(owned),
+        records=record_entries,
+        policies={key(body): dict(body.get("spec") or {}) for body in policies},
+        links={
+            key(body)[1]: {
+                "spec": dict(body.get("spec") or {}),
+                "status": dict(body.get("status") or {}),
+            }
+            for body in links
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
