@@ -8,12 +8,15 @@ Covers, with the real operator, webhook, kube-scheduler, Job controller and kwok
 - an unlabelled Pod, and a labelled Pod in kube-system, pass untouched;
 - a Job that no region can hold stays suspended with a condition and an Event
   saying why (InsufficientCapacity), and is not dropped;
-- an invalid hint holds the workload with InvalidWorkload.
+- an invalid hint holds the workload with InvalidWorkload;
+- the metrics show the regions' signals (fresh: not stale), the decision, and the
+  webhook's admission of the Job (held, timed).
 Not covered here: CRD validation (test_crd_validation.py), migration (later issues).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -345,3 +348,9 @@ def test_metrics_report_regions_and_decisions(
         'wattbit_placement_decisions_total{decision="RunNow",reason="LowestCost",'
         'workload_kind="Job"}' in text
     )
+    assert 'wattbit_region_signals_stale{region="kyushu"} 0.0' in text
+    # The Job went through the webhook: held, and timed.
+    held = re.search(r'^wattbit_admissions_total\{kind="Job",outcome="held"\} (\S+)$', text, re.M)
+    assert held is not None
+    assert float(held.group(1)) >= 1
+    assert 'wattbit_webhook_duration_seconds_count{kind="Job"}' in text

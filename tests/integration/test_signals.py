@@ -5,8 +5,10 @@ Covers, with the real operator:
   forecast of at least 24 hours, and names its source;
 - switched to an http feed that is down, it keeps its last reading while that
   is younger than maxAgeSeconds, then goes stale (SignalsFresh False, Ready
-  False, a Warning Event), within maxAge of the switch;
-- an http feed served on 127.0.0.1 by the test makes it fresh again;
+  False, a Warning Event, wattbit_region_signals_stale 1), within maxAge of the
+  switch;
+- an http feed served on 127.0.0.1 by the test makes it fresh again (the stale
+  gauge back to 0);
 - PowerSignals written with kubectl drive a Region with provider external: the
   newest valid one wins, a curtailment event shows in the Region's status, and
   the next placement follows it to Kyushu; the superseded and the expired
@@ -17,6 +19,7 @@ Not covered here: provider wire formats and failures (tests/providers/).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 
+from tests.integration.conftest import Operator
 from tests.integration.kube import REGION_SIGNALS, Kube, region, wait_until
 
 pytestmark = pytest.mark.integration
@@ -63,6 +68,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stale_gauge(operator: Operator, name: str) -> float | None:
+    """The operator's wattbit_region_signals_stale for the Region, as it serves it."""
+    text = requests.get(operator.metrics_url, timeout=5).text
+    found = re.search(rf'^wattbit_region_signals_stale\{{region="{name}"\}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else None
 
 
 class CarbonFeed(BaseHTTPRequestHandler):
@@ -117,7 +129,7 @@ def http_signals(port: int) -> dict[str, Any]:
 
 
 def test_replay_region_goes_stale_on_a_dead_feed_within_max_age_and_recovers(
-    kube: Kube, feed_region: str
+    kube: Kube, operator: Operator, feed_region: str
 ) -> None:
     status = region_until(
         kube,
@@ -167,6 +179,7 @@ def test_replay_region_goes_stale_on_a_dead_feed_within_max_age_and_recovers(
         field_selector=f"involvedObject.name={feed_region}"
     ).items
     assert any(e.type == "Warning" and "stale" in (e.message or "") for e in events)
+    assert stale_gauge(operator, feed_region) == 1.0
 
     server = ThreadingHTTPServer(("127.0.0.1", port), CarbonFeed)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -195,6 +208,7 @@ def test_replay_region_goes_stale_on_a_dead_feed_within_max_age_and_recovers(
             message="a SignalsFresh Event on recovery",
         )
         assert "fresh again" in (recovery[0].message or "")
+        assert stale_gauge(operator, feed_region) == 0.0
     finally:
         server.shutdown()
         server.server_close()
