@@ -42,7 +42,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 def _simulate(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(Path(args.scenario))
-    except (OSError, ScenarioError) as error:
+    except ScenarioError as error:
         print(f"wattbit simulate: {error}", file=sys.stderr)
         return 2
     policies = POLICY_NAMES if not args.policies else tuple(args.policies.split(","))

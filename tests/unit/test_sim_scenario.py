@@ -9,12 +9,16 @@ Skips: running policies (test_sim_run.py).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from wattbit.core.model import Policy
+from wattbit.core.replay import ReplayNoise
+from wattbit.sim import scenario as scenario_module
 from wattbit.sim.scenario import ScenarioError, SignalSource, load_scenario, parse_scenario
 from wattbit.sim.traces import Forecaster, build_trace, with_error
 
@@ -133,7 +137,7 @@ def test_jobs_and_signals_from_csv(tmp_path: Path) -> None:
     ("changes", "message"),
     [
         ({"colour": "blue"}, "unknown field"),
-        ({"regions": []}, "non-empty"),
+        ({"regions": []}, "regions: must have at least 1 item"),
         (
             {"links": [{"from": "tokyo", "to": "osaka", "latency_ms": 1, "bandwidth_gbps": 1}]},
             "unknown region",
@@ -180,3 +184,20 @@ def test_dataset_trace_and_forecast_error() -> None:
     ratio = noisy_carbon[:, 12:] / np.maximum(carbon[:, 12:], 1e-9)
     assert np.all(np.abs(ratio - 1) <= 0.1 + 1e-9)
     assert not np.array_equal(noisy_price, price)
+
+
+def test_the_document_schema_keeps_step_with_the_core() -> None:
+    """Every Policy and ReplayNoise field can be set from a scenario, and no other."""
+    assert set(scenario_module._Policy.model_fields) == {f.name for f in dataclasses.fields(Policy)}
+    assert set(scenario_module._Noise.model_fields) == {
+        f.name for f in dataclasses.fields(ReplayNoise)
+    }
+    defaults = parse_scenario(document(policy=None), base_dir=Path(".")).policy
+    assert defaults == Policy()
+
+
+def test_noise_overrides_reach_the_replay_model() -> None:
+    noise = {"floor_draws": False, "price_sd_percent": 0}
+    scenario = parse_scenario(document(signals={"noise": noise}), base_dir=Path("."))
+    assert scenario.signals.noise == noise
+    build_trace(scenario)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -92,21 +93,34 @@ def _csv_trace(scenario: Scenario) -> SignalTrace:
     index = {name: row for row, name in enumerate(scenario.region_names)}
     rows: dict[tuple[int, int], tuple[float, float]] = {}
     last_hour = -1
-    with path.open(newline="", encoding="utf-8") as handle:
-        for number, record in enumerate(csv.DictReader(handle), start=2):
-            try:
-                hour = int(record["hour"])
-                region = index[record["region"]]
-                rows[(region, hour)] = (
-                    float(record["carbon_g_per_kwh"]),
-                    float(record["price_jpy_per_kwh"]),
-                )
-            except (KeyError, ValueError) as error:
-                raise ScenarioError(f"{path.name}:{number}: {error!r}") from error
-            last_hour = max(last_hour, hour)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            records = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ScenarioError(f"signals.csv: cannot read {path}: {error}") from None
+    for number, record in enumerate(records, start=2):
+        try:
+            hour = int(record["hour"])
+            region = index[record["region"]]
+            carbon_g_per_kwh = float(record["carbon_g_per_kwh"])
+            price_jpy_per_kwh = float(record["price_jpy_per_kwh"])
+        except KeyError as error:
+            raise ScenarioError(
+                f"signals.csv {path.name}:{number}: no column or unknown region {error}"
+            ) from None
+        except (TypeError, ValueError) as error:
+            raise ScenarioError(f"signals.csv {path.name}:{number}: {error}") from None
+        if hour < 0 or not math.isfinite(carbon_g_per_kwh) or carbon_g_per_kwh < 0:
+            raise ScenarioError(
+                f"signals.csv {path.name}:{number}: hour and carbon_g_per_kwh must be >= 0"
+            )
+        if not math.isfinite(price_jpy_per_kwh):
+            raise ScenarioError(f"signals.csv {path.name}:{number}: price must be finite")
+        rows[(region, hour)] = (carbon_g_per_kwh, price_jpy_per_kwh)
+        last_hour = max(last_hour, hour)
     period = last_hour + 1
     if period <= 0:
-        raise ScenarioError(f"{path.name}: no rows")
+        raise ScenarioError(f"signals.csv {path.name}: no rows")
     hours = scenario.trace_hours
     shape = (len(scenario.regions), hours)
     carbon = np.empty(shape)
@@ -117,7 +131,9 @@ def _csv_trace(scenario: Scenario) -> SignalTrace:
             key = (region, hour % period)
             if key not in rows:
                 name = scenario.region_names[region]
-                raise ScenarioError(f"{path.name}: no row for region {name} hour {hour % period}")
+                raise ScenarioError(
+                    f"signals.csv {path.name}: no row for region {name} hour {hour % period}"
+                )
             carbon[region, hour], price[region, hour] = rows[key]
     return SignalTrace(
         carbon_g_per_kwh=carbon, price_jpy_per_kwh=price, curtailment=np.zeros(shape, dtype=bool)
