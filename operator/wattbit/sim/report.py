@@ -13,6 +13,11 @@ policy and the optimum minimise):
 where ``optimum_reference`` is the lower of the optimum's proven lower bound and its replayed
 cost, so the fraction is never flattered by a weak optimum.
 
+The JSON also carries what is needed to check every figure without wattbit: the hourly signals
+the run used and, per policy, every job's schedule (its running intervals, its moves with their
+idle downtime and transfer energy) and figures. The arithmetic that re-prices them is in
+``docs/simulation-json.md``.
+
 WARNING: no simulation here; it only reads `RunResult`s.
 """
 
@@ -24,14 +29,17 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from wattbit.core.model import GRAMS_PER_KG
+from wattbit.core import accounting
+from wattbit.core.model import GRAMS_PER_KG, SECONDS_PER_HOUR
 from wattbit.core.optimum import OptimumResult
-from wattbit.sim.engine import RunResult
+from wattbit.sim.engine import JobRun, RunResult
 from wattbit.sim.scenario import Scenario
+from wattbit.sim.traces import SignalTrace
 
 _EPS = 1e-6
 
@@ -71,6 +79,12 @@ class Report:
     rows: tuple[PolicyRow, ...]
     optimum: OptimumResult | None
     optimum_reference_jpy: float | None
+    hour_zero: str = ""
+    """The scenario's start (ISO 8601): hour h of every schedule is hour_zero + h hours."""
+    signals: dict[str, Any] | None = None
+    """The hourly signals the runs were priced at (JSON-ready; `docs/simulation-json.md`)."""
+    schedules: tuple[tuple[dict[str, Any], ...], ...] = ()
+    """Per row, every job's schedule and figures (JSON-ready; `docs/simulation-json.md`)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping; `policies` lists the rows."""
@@ -94,8 +108,14 @@ class Report:
             "hours": self.hours,
             "carbon_price_jpy_per_tonne": self.carbon_price_jpy_per_tonne,
             "objective": "carbon-adjusted cost = bill + carbon x internal carbon price",
-            "policies": [{k: _finite(v) for k, v in asdict(row).items()} for row in self.rows],
+            "hour_zero": self.hour_zero,
+            "policies": [
+                {k: _finite(v) for k, v in asdict(row).items()}
+                | ({"jobs": list(self.schedules[index])} if self.schedules else {})
+                for index, row in enumerate(self.rows)
+            ],
             "optimum": optimum,
+            "signals": self.signals,
         }
 
 
@@ -115,11 +135,92 @@ def _totals(run: RunResult, carbon_price_jpy_per_kg: float) -> tuple[float, floa
     return carbon, cost, cost + carbon * carbon_price_jpy_per_kg
 
 
+def _hours(start: datetime, zero: datetime) -> float:
+    return (start - zero).total_seconds() / SECONDS_PER_HOUR
+
+
+def _interval_json(interval: accounting.Interval, zero: datetime) -> dict[str, Any]:
+    return {
+        "region": interval.region,
+        "start_hour": _hours(interval.start, zero),
+        "duration_hours": interval.duration_s / SECONDS_PER_HOUR,
+        "power_kw_per_gpu": interval.power_kw_per_gpu,
+    }
+
+
+def _merged(intervals: Sequence[accounting.Interval], zero: datetime) -> list[dict[str, Any]]:
+    """Consecutive intervals in one region at one power, joined: the engine books hour by
+    hour, the schedule shows each stretch once (re-pricing splits it at hour boundaries)."""
+    merged: list[dict[str, Any]] = []
+    for interval in intervals:
+        item = _interval_json(interval, zero)
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last["region"] == item["region"]
+            and last["power_kw_per_gpu"] == item["power_kw_per_gpu"]
+            and abs(last["start_hour"] + last["duration_hours"] - item["start_hour"]) < 1e-9
+        ):
+            last["duration_hours"] = (
+                item["start_hour"] + item["duration_hours"] - last["start_hour"]
+            )
+        else:
+            merged.append(item)
+    return merged
+
+
+def job_schedule(job: JobRun, zero: datetime, carbon_price_jpy_per_kg: float) -> dict[str, Any]:
+    """One job's schedule and figures, JSON-ready (`docs/simulation-json.md`)."""
+    spec = job.spec
+    return {
+        "id": spec.job_id,
+        "gpus": spec.gpus,
+        "arrival_hour": spec.arrival_h,
+        "runtime_hours": spec.runtime_h,
+        "deadline_hour": spec.deadline_h,
+        "finished_hour": job.finished_h,
+        "intervals": _merged(job.intervals, zero),
+        "moves": [
+            {
+                "from": move.from_region,
+                "to": move.to_region,
+                "at_hour": _hours(move.at, zero),
+                "checkpoint_gb": move.checkpoint_gb,
+                "transfer_s": move.transfer_s,
+                "transfer_energy_kwh": move.transfer_energy_kwh,
+                "work_redone_hours": move.work_redone_s / SECONDS_PER_HOUR,
+                "idle": _merged(move.idle, zero),
+            }
+            for move in job.move_records
+        ],
+        "energy_kwh": job.energy_kwh,
+        "carbon_kg": job.carbon_kg,
+        "cost_jpy": job.cost_jpy,
+        "adjusted_cost_jpy": job.cost_jpy + job.carbon_kg * carbon_price_jpy_per_kg,
+    }
+
+
+def signals_json(scenario: Scenario, trace: SignalTrace) -> dict[str, Any]:
+    """The hourly signals of every region (index h: hour_zero + h hours to + h + 1)."""
+    return {
+        "pue": {region.name: region.pue for region in scenario.regions},
+        "carbon_g_per_kwh": {
+            name: [float(v) for v in trace.carbon_g_per_kwh[row]]
+            for row, name in enumerate(scenario.region_names)
+        },
+        "price_jpy_per_kwh": {
+            name: [float(v) for v in trace.price_jpy_per_kwh[row]]
+            for row, name in enumerate(scenario.region_names)
+        },
+    }
+
+
 def build_report(
     scenario: Scenario,
     runs: Sequence[RunResult],
     wall_s: Sequence[float],
     optimum: OptimumResult | None,
+    trace: SignalTrace | None = None,
 ) -> Report:
     """Compare `runs` (the first named ``agnostic`` is the baseline)."""
     price_per_kg = scenario.policy.carbon_price_jpy_per_tonne / GRAMS_PER_KG
@@ -191,6 +292,12 @@ def build_report(
         rows=tuple(rows),
         optimum=optimum,
         optimum_reference_jpy=reference,
+        hour_zero=scenario.start.isoformat(),
+        signals=None if trace is None else signals_json(scenario, trace),
+        schedules=tuple(
+            tuple(job_schedule(job, scenario.start, price_per_kg) for job in run.jobs)
+            for run in runs
+        ),
     )
 
 

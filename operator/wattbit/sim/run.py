@@ -99,5 +99,5 @@ def run_scenario(
         started = time.perf_counter()
         runs.append(engine.run(_policy(name, scenario, forecaster, optimum)))
         wall.append(time.perf_counter() - started + (optimum_s if name == "optimum" else 0.0))
-    report = build_report(scenario, runs, wall, optimum)
+    report = build_report(scenario, runs, wall, optimum, trace)
     return Outcome(report=report, runs=tuple(runs), trace=trace, optimum=optimum)
