@@ -6,7 +6,7 @@ NaN and infinite figures one by one; set_savings sets both gauges of a state, ke
 negative values, leaves a gauge as it was on NaN, and rejects an unknown state;
 count_finished_savings splits a saving into its avoided and excess counters; count_wait;
 observe_admission; every move outcome, savings state and admission label pair is exported
-at 0 from the start; counter and gauge names do not clash.
+at 0 from the start; the README's Metrics section lists every metric.
 Skipped: the HTTP endpoint (prometheus-client's own) and the handlers' calls (the webhook's
 are in test_webhooks.py, the reconcile loop's in the integration tests).
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 from wattbit import metrics
 
@@ -136,3 +137,16 @@ def test_bounded_labels_are_exported_from_the_start() -> None:
         assert REGISTRY.get_sample_value("wattbit_admissions_total", labels) is not None
     for name in ("wattbit_waits_total", *FINISHED_SERIES):
         assert REGISTRY.get_sample_value(name) is not None
+
+
+def test_the_readme_lists_every_metric() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    listed = set()
+    for collector in vars(metrics).values():
+        if isinstance(collector, Counter | Gauge | Histogram):
+            for family in collector.describe():
+                name = family.name + ("_total" if isinstance(collector, Counter) else "")
+                assert f"| `{name}` |" in section, f"{name} is not in the README's Metrics table"
+                listed.add(name)
+    assert len(listed) >= 25
