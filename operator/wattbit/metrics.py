@@ -300,6 +300,22 @@ region_signals_stale = Gauge(
 )
 
 
+def forget_region(region: str) -> None:
+    """Drop a deleted Region's gauges (signals, free GPUs, staleness), so that it does not
+    show as stale or fresh forever; its counters stay, as counters should."""
+    for gauge in (
+        region_gpus_free,
+        region_carbon_grams_per_kwh,
+        region_price_jpy_per_kwh,
+        region_signal_age_seconds,
+        region_signals_stale,
+    ):
+        try:
+            gauge.remove(region)
+        except KeyError:
+            continue  # never set for this region
+
+
 # ---------------------------------------------------------------- admission webhook
 
 AdmissionKind = Literal["Job", "Pod"]

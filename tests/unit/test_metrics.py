@@ -6,7 +6,8 @@ NaN and infinite figures one by one; set_savings sets both gauges of a state, ke
 negative values, leaves a gauge as it was on NaN, and rejects an unknown state;
 count_finished_savings splits a saving into its avoided and excess counters; count_wait;
 observe_admission; every move outcome, savings state and admission label pair is exported
-at 0 from the start; the README's Metrics section lists every metric.
+at 0 from the start; forget_region drops a deleted Region's gauges, not its counters;
+the README's Metrics section lists every metric.
 Skipped: the HTTP endpoint (prometheus-client's own) and the handlers' calls (the webhook's
 are in test_webhooks.py, the reconcile loop's in the integration tests).
 """
@@ -150,3 +151,15 @@ def test_the_readme_lists_every_metric() -> None:
                 assert f"| `{name}` |" in section, f"{name} is not in the README's Metrics table"
                 listed.add(name)
     assert len(listed) >= 25
+
+
+def test_forget_region_drops_its_gauges_and_keeps_its_counters() -> None:
+    metrics.region_signals_stale.labels(region="metrics-gone").set(1)
+    metrics.region_gpus_free.labels(region="metrics-gone").set(8)
+    metrics.count_run("metrics-gone", energy_kwh=1.0, carbon_g=1.0, cost_jpy=1.0, gpu_hours=1.0)
+    metrics.forget_region("metrics-gone")
+    metrics.forget_region("metrics-never-seen")
+    gone = {"region": "metrics-gone"}
+    assert REGISTRY.get_sample_value("wattbit_region_signals_stale", gone) is None
+    assert REGISTRY.get_sample_value("wattbit_region_gpus_free", gone) is None
+    assert REGISTRY.get_sample_value("wattbit_energy_kwh_total", gone) == 1.0

@@ -112,6 +112,14 @@ def refresh_region(
         patch["status"] = dumped
 
 
+@kopf.on.event("wattbit.io", "v1alpha1", "regions", id="forget-region-metrics")
+def forget_region_metrics(*, name: str | None, type: str | None, **_: Any) -> None:
+    """A deleted Region's gauges go with it: a region stale when deleted must not show as
+    stale for as long as the operator runs."""
+    if type == "DELETED" and name:
+        metrics.forget_region(name)
+
+
 def _refresh_signals(
     context: OperatorContext,
     body: kopf.Body,
