@@ -104,6 +104,20 @@ class JobSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CurtailmentEvent:
+    """Renewable output curtailed in one region for some hours: the market clears at the floor
+    and the grid is cleaner. Applied to the actual trace, so forecasts see it too."""
+
+    region: str
+    from_h: int
+    hours: int
+    price_jpy_per_kwh: float = 0.01
+    """JEPX's floor price."""
+    carbon_factor: float = 0.6
+    """Carbon intensity is multiplied by this during the event."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignalSpec:
     """How actual signals and forecasts are produced."""
 
@@ -115,6 +129,8 @@ class SignalSpec:
     csv_path: Path | None = None
     forecast_error_percent: float = 10.0
     """Error bound of the "wattbit with forecast error" policy's forecasts."""
+    curtailment: tuple[CurtailmentEvent, ...] = ()
+    """Curtailment events laid over the trace (dataset or CSV)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +253,14 @@ class _Noise(_Section):
         return {key: value for key, value in self.model_dump().items() if value is not None}
 
 
+class _Curtailment(_Section):
+    region: Name
+    from_hour: NonNegativeInt
+    hours: AtLeastOne
+    price_jpy_per_kwh: Annotated[float, Field(ge=0)] = 0.01
+    carbon_factor: Annotated[float, Field(ge=0, le=1)] = 0.6
+
+
 class _Signals(_Section):
     source: SignalSource = SignalSource.DATASET
     season: Season = Season.SPRING_WEEKDAY
@@ -244,6 +268,7 @@ class _Signals(_Section):
     noise: _Noise = _Noise()
     csv: Name | None = None
     forecast_error_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
+    curtailment: list[_Curtailment] = Field(default_factory=list)
 
 
 _POLICY: Final = Policy()
@@ -737,7 +762,23 @@ def parse_scenario(document: Any, *, base_dir: Path) -> Scenario:
         noise=signals_doc.noise.overrides(),
         csv_path=csv_path,
         forecast_error_percent=signals_doc.forecast_error_percent,
+        curtailment=tuple(
+            CurtailmentEvent(
+                region=event.region,
+                from_h=event.from_hour,
+                hours=event.hours,
+                price_jpy_per_kwh=event.price_jpy_per_kwh,
+                carbon_factor=event.carbon_factor,
+            )
+            for event in signals_doc.curtailment
+        ),
     )
+    for index, event in enumerate(signals.curtailment):
+        if event.region not in names:
+            raise ScenarioError(
+                f"signals.curtailment[{index}].region: unknown region {event.region!r}; "
+                f"regions: {', '.join(names)}"
+            )
 
     placed: list[tuple[str, JobSpec]] = [
         (f"jobs.list[{index}]", _job_spec(job)) for index, job in enumerate(parsed.jobs.listed)

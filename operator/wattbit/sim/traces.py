@@ -52,10 +52,18 @@ class SignalTrace:
 
 
 def build_trace(scenario: Scenario) -> SignalTrace:
-    """Actual signals for `scenario.trace_hours` hours."""
+    """Actual signals for `scenario.trace_hours` hours, with the scenario's curtailment events."""
     if scenario.signals.source is SignalSource.CSV:
-        return _csv_trace(scenario)
-    return _dataset_trace(scenario)
+        trace = _csv_trace(scenario)
+    else:
+        trace = _dataset_trace(scenario)
+    for event in scenario.signals.curtailment:
+        row = scenario.region_names.index(event.region)
+        hours = slice(event.from_h, event.from_h + event.hours)
+        trace.price_jpy_per_kwh[row, hours] = event.price_jpy_per_kwh
+        trace.carbon_g_per_kwh[row, hours] *= event.carbon_factor
+        trace.curtailment[row, hours] = True
+    return trace
 
 
 def _dataset_trace(scenario: Scenario) -> SignalTrace:
