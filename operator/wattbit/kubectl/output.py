@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from wattbit.kubectl.args import Output
 
@@ -63,3 +64,12 @@ def section(title: str, fields: Sequence[tuple[str, str]], indent: int = 2) -> s
 
 def indented(text: str, indent: int = 2) -> str:
     return "\n".join((" " * indent + line) if line else line for line in text.splitlines())
+
+
+def first_error(error: ValueError) -> str:
+    """A model's first validation error as ``field.path: message``, on one line."""
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

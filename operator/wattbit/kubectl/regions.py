@@ -25,7 +25,7 @@ from wattbit.k8s.snapshots import (
 from wattbit.kubectl.args import Output
 from wattbit.kubectl.cluster import Reader
 from wattbit.kubectl.formatting import NONE, age, number, pairs, sparkline, timestamp, yes_no
-from wattbit.kubectl.output import Reply, dump, table
+from wattbit.kubectl.output import Reply, dump, first_error, table
 
 SIGNALS_FRESH = "SignalsFresh"
 
@@ -37,7 +37,7 @@ def summarize(body: dict[str, Any], now: datetime) -> dict[str, Any]:
     try:
         entry = region_entry(name, body)
     except ValueError as error:
-        return {"name": name, "error": f"does not parse: {error}".splitlines()[0]}
+        return {"name": name, "error": f"does not parse: {first_error(error)}"}
     return _summary(entry, now)
 
 
@@ -133,8 +133,9 @@ def render(items: Sequence[dict[str, Any]], output: Output | None) -> str:
             ]
         rows.append(row)
     text = table(headers, rows)
-    if carbon_low is not None and carbon_high is not None:
-        text += f"\n\nforecast from {items[0]['forecast']['start']}, 2 h per bar; "
+    starts = [i["forecast"]["start"] for i in items if "forecast" in i]
+    if starts and carbon_low is not None and carbon_high is not None:
+        text += f"\n\nforecast from {starts[0]}, 2 h per bar; "
         text += f"{number(carbon_low, 0)}-{number(carbon_high, 0)} gCO2/kWh"
         if wide and price_low is not None and price_high is not None:
             text += f", {number(price_low, 2)}-{number(price_high, 2)} JPY/kWh"

@@ -20,6 +20,7 @@ from wattbit.k8s.snapshots import record_name
 from wattbit.kubectl.args import WorkloadRef
 from wattbit.kubectl.cluster import Body, Reader
 from wattbit.kubectl.errors import NotFoundError, PluginError
+from wattbit.kubectl.output import first_error
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,10 +55,9 @@ def parse_status(name: str, record: Body) -> WorkloadPlacementStatus | None:
     try:
         return WorkloadPlacementStatus.model_validate(raw)
     except ValidationError as error:
-        first = str(error).splitlines()[1:2] or [str(error)]
         raise PluginError(
             f"workloadplacement {name}: status does not parse with this plugin's "
-            f"wattbit.io/v1alpha1 ({first[0].strip()}); is the plugin older than the operator?"
+            f"wattbit.io/v1alpha1 ({first_error(error)}); is the plugin older than the operator?"
         ) from error
 
 
