@@ -262,6 +262,19 @@ def test_running_job_moves_to_the_curtailed_region_through_every_phase(
     link = kube.get("apnlink", "tokyo-kyushu").get("status") or {}
     assert link.get("movesCompleted", 0) >= 1
     assert any(m["workload"] == f"Job/{ns}/mover" for m in link.get("recentMoves") or [])
+    # The receipt books the move with its transfer, and the stint in tokyo closed at the
+    # suspension; the stint in kyushu is in progress.
+    receipt = wait_until(
+        lambda: (r := status(kube, ns, "mover").get("receipt") or {}).get("moves") and r,
+        timeout=30,
+        message="the move on the receipt",
+    )
+    booked = receipt["moves"][0]
+    assert (booked["fromRegion"], booked["toRegion"]) == ("tokyo", "kyushu")
+    assert booked["checkpointGigabytes"] == 0  # no checkpoint-size hint: the link's latency
+    assert booked["transferSeconds"] == pytest.approx(0.008)
+    assert {run["region"] for run in receipt["intervals"]} == {"tokyo"}
+    assert receipt["open"]["setup"]["region"] == "kyushu"
 
 
 def test_a_grace_period_shorter_than_the_checkpoint_is_reported(

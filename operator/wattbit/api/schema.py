@@ -223,6 +223,18 @@ Timestamp = Annotated[
 """A timezone-aware instant; RFC 3339 (``2026-04-01T03:00:00Z``) on the wire."""
 
 
+def _serialize_micro_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+MicroTimestamp = Annotated[
+    AwareDatetime,
+    PlainSerializer(_serialize_micro_timestamp, return_type=str, when_used="json"),
+]
+"""An instant to the microsecond (``2026-04-01T03:00:00.250000Z``, as metav1.MicroTime):
+receipts add up durations from it, so seconds would leave gaps."""
+
+
 def utcnow() -> datetime:
     """Current time in UTC (the api layer may read the clock; the core may not)."""
     return datetime.now(UTC)

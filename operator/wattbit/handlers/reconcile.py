@@ -15,6 +15,7 @@ loop in `wattbit.handlers.loop` schedules it.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ from wattbit.api.v1alpha1.workloadplacement import (
     WorkloadPlacementStatus,
 )
 from wattbit.core import explain
+from wattbit.core.accounting import Signals, price_interval
 from wattbit.core.cost import checkpoint_write_s
 from wattbit.core.migration import (
     MoveAction,
@@ -44,9 +46,9 @@ from wattbit.core.migration import (
     Step,
     next_step,
 )
-from wattbit.core.model import Decision, DecisionKind, Policy, Reason, RegionName
+from wattbit.core.model import Decision, DecisionKind, Policy, Reason, RegionName, RegionSnapshot
 from wattbit.core.planner import decide_by_policy
-from wattbit.k8s import events, records
+from wattbit.k8s import events, receipts, records
 from wattbit.k8s.objects import WorkloadKind
 from wattbit.k8s.snapshots import (
     ClusterView,
@@ -57,6 +59,7 @@ from wattbit.k8s.snapshots import (
     core_policy,
     move_record,
     plan_input,
+    region_reading,
 )
 from wattbit.k8s.workloads import JobAdapter, PodAdapter
 
@@ -116,6 +119,9 @@ class _Pass:
     """Moves in flight in the cluster, counting those this pass started."""
     links_status: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     """APNLink name -> status, as read and as this pass updated it."""
+    signals: Mapping[str, Signals | None] = field(default_factory=dict)
+    """Region -> the signals in force there now, as receipts state them."""
+    regions: Mapping[str, RegionSnapshot] = field(default_factory=dict)
 
 
 def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> PassResult:
@@ -129,6 +135,11 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
         now=view.now,
         result=result,
         links_status={name: dict(raw.get("status") or {}) for name, raw in view.links.items()},
+        signals={
+            name: receipts.signals_of(region_reading(entry, view.readings))
+            for name, entry in view.regions.items()
+        },
+        regions={region.name: region for region in plan.regions},
     )
     run.in_flight = sum(1 for m in plan.managed if m.stage is Stage.MOVING)
     for stage in Stage:
@@ -137,7 +148,7 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
         )
     for managed in plan.managed:
         try:
-            _act(run, managed, decisions.get(managed.workload_id))
+            _act(run, _book(run, managed), decisions.get(managed.workload_id))
         except ApiException as error:
             result.errors += 1
             if error.status in (HTTP_NOT_FOUND, HTTP_CONFLICT):
@@ -150,6 +161,7 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
         except (HTTPError, OSError) as error:
             result.errors += 1
             logger.warning("%s: API unreachable: %s", managed.obj.key, error)
+    _count_savings(plan.managed)
     return result
 
 
@@ -169,6 +181,58 @@ def _decide(plan: PlanInput, now: datetime) -> dict[str, Decision]:
             regions=plan.regions, groups=groups, now=now, links=plan.links, horizon=plan.horizon
         )
     return {d.workload_id: d for d in decisions}
+
+
+# ---------------------------------------------------------------- receipts
+
+
+def _book(run: _Pass, managed: Managed) -> Managed:
+    """Advance the workload's receipt to now (before acting: it books what the cluster
+    showed); returns the workload with the record as written."""
+    price = (
+        core_policy(managed.policy.spec).carbon_price_jpy_per_tonne
+        if managed.policy is not None
+        else Policy().carbon_price_jpy_per_tonne
+    )
+    booking = receipts.book(
+        managed,
+        now=run.now,
+        regions=run.regions,
+        signals=run.signals,
+        links=run.plan.links,
+        carbon_price_jpy_per_tonne=price,
+    )
+    if booking is None:
+        return managed
+    _write(run, managed, managed.record, booking.status)
+    for interval in booking.closed:
+        priced = price_interval(interval, carbon_price_jpy_per_tonne=price)
+        metrics.count_run(
+            interval.region,
+            energy_kwh=priced.energy_kwh,
+            carbon_g=priced.carbon_g,
+            cost_jpy=priced.cost_jpy,
+            gpu_hours=interval.gpus * interval.duration_s / 3600.0,
+        )
+    receipt = booking.status.receipt
+    if booking.finished and receipt is not None:
+        metrics.count_finished_savings(
+            carbon_avoided_g=receipt.savings.carbon_grams_avoided,
+            cost_saved_jpy=receipt.savings.cost_jpy_saved,
+        )
+    return replace(managed, record=booking.status)
+
+
+def _count_savings(managed: tuple[Managed, ...]) -> None:
+    """The savings gauges: receipts of the workloads on record, running and finished."""
+    receipts_on_record = [m.record.receipt for m in managed if m.record and m.record.receipt]
+    for finished in (False, True):
+        chosen = [r for r in receipts_on_record if (r.finished_at is not None) is finished]
+        metrics.set_savings(
+            "finished" if finished else "running",
+            carbon_avoided_g=math.fsum(r.savings.carbon_grams_avoided for r in chosen),
+            cost_saved_jpy=math.fsum(r.savings.cost_jpy_saved for r in chosen),
+        )
 
 
 # ---------------------------------------------------------------- per workload
@@ -517,7 +581,8 @@ def _step_move(run: _Pass, managed: Managed) -> None:
         moved = step.phase is MovePhase.RUNNING
         if moved and migration.link:
             _record_link_use(run, managed, migration.link)
-        metrics.moves_total.labels(outcome="completed" if moved else "abandoned").inc()
+        outcome = "completed" if moved else ("abandoned" if obj.finished else "failed")
+        metrics.moves_total.labels(outcome=outcome).inc()
         _event(run, managed, step.reason or Reason.MOVED, step.message, warning=not moved)
     if action is not MoveAction.WAIT:
         result.count(f"move-{action}")
@@ -760,6 +825,9 @@ def _record(
         reason=reason.value,
     ).inc()
     _write(run, managed, status, new)
+    was_waiting = status is not None and status.decision is DecisionKind.WAIT
+    if kind is DecisionKind.WAIT and not dry_run and not was_waiting:
+        metrics.count_wait()
     if fits is not None and not fits[0] and not _was_false(status, "CheckpointFits"):
         _event(run, managed, Reason.GRACE_PERIOD_TOO_SHORT, fits[1], warning=True)
     if not quiet:

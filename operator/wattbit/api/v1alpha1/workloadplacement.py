@@ -27,6 +27,7 @@ from wattbit.api.v1alpha1.common import (
     Timestamp,
     WattbitModel,
 )
+from wattbit.api.v1alpha1.receipt import ReceiptStatus
 from wattbit.core.migration import MovePhase
 from wattbit.core.model import DecisionKind
 
@@ -203,7 +204,7 @@ class CandidateStatus(WattbitModel):
 
 
 class PlacementRecord(WattbitModel):
-    """A stretch of running in one region (at most an hour per record)."""
+    """A stretch of running in one region, from the receipt (hour by hour: `receipt`)."""
 
     region: RegionName
     """Region it ran in."""
@@ -228,6 +229,15 @@ class AccountingTotals(WattbitModel):
     """Emissions, kg CO2."""
     cost_jpy: float = 0.0
     """Electricity cost, JPY."""
+
+
+class SavingTotals(WattbitModel):
+    """The counterfactual's figures minus the run's: positive when wattbit did better."""
+
+    carbon_kg: float = 0.0
+    """Emissions avoided, kg CO2."""
+    cost_jpy: float = 0.0
+    """Electricity cost saved, JPY."""
 
 
 class BaselineTotals(AccountingTotals):
@@ -283,6 +293,11 @@ class WorkloadPlacementStatus(WattbitModel):
     totals: AccountingTotals | None = None
     """Accounting over the whole run so far."""
     baseline: BaselineTotals | None = None
+    """The counterfactual's totals: the same work from arrival, no wait, no move."""
+    savings: SavingTotals | None = None
+    """Baseline minus totals."""
+    receipt: ReceiptStatus | None = None
+    """Hour by hour: where it ran, the signals used, the moves, and the counterfactual."""
     """The same run without shifting, for comparison."""
 
 
@@ -348,7 +363,19 @@ class WorkloadPlacement(Resource):
                 name="kgCO2",
                 type="number",
                 json_path=".status.totals.carbonKg",
-                description="Emissions so far.",
+                description="Emissions so far (closed intervals).",
+            ),
+            PrinterColumn(
+                name="Saved kgCO2",
+                type="number",
+                json_path=".status.savings.carbonKg",
+                description="Emissions avoided against the counterfactual so far.",
+            ),
+            PrinterColumn(
+                name="Saved JPY",
+                type="number",
+                json_path=".status.savings.costJpy",
+                description="Electricity cost saved against the counterfactual so far.",
                 priority=1,
             ),
             PrinterColumn(
