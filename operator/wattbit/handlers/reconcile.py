@@ -71,6 +71,8 @@ HTTP_FORBIDDEN = 403
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
 MAX_MESSAGE = 4000
+LEDGERS = receipts.LedgerCache()
+"""Receipts read back into ledgers, kept from one pass to the next (one loop per process)."""
 
 
 @dataclass(kw_only=True)
@@ -162,6 +164,7 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
             result.errors += 1
             logger.warning("%s: API unreachable: %s", managed.obj.key, error)
     _count_savings(plan.managed)
+    LEDGERS.retain((m.obj.namespace, m.record_name) for m in plan.managed)
     return result
 
 
@@ -201,6 +204,7 @@ def _book(run: _Pass, managed: Managed) -> Managed:
         signals=run.signals,
         links=run.plan.links,
         carbon_price_jpy_per_tonne=price,
+        cache=LEDGERS,
     )
     if booking is None:
         return managed

@@ -40,6 +40,34 @@ class Booking:
     finished: bool
 
 
+class LedgerCache:
+    """Ledgers read back from records, kept between passes.
+
+    Reading a 30-day receipt back into a ledger takes ~20 ms and comparing two stored
+    receipts ~0.1 ms, so a pass over a thousand long runs re-reads only the records that
+    changed."""
+
+    def __init__(self) -> None:
+        self._by_record: dict[tuple[str, str], tuple[ReceiptStatus, Ledger]] = {}
+
+    def ledger(self, key: tuple[str, str], stored: ReceiptStatus) -> Ledger:
+        hit = self._by_record.get(key)
+        if hit is not None and (hit[0] is stored or hit[0] == stored):
+            return hit[1]
+        ledger = stored.to_ledger()
+        self._by_record[key] = (stored, ledger)
+        return ledger
+
+    def keep(self, key: tuple[str, str], stored: ReceiptStatus, ledger: Ledger) -> None:
+        self._by_record[key] = (stored, ledger)
+
+    def retain(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget every record but `keys` (the records of this pass)."""
+        alive = set(keys)
+        for key in [k for k in self._by_record if k not in alive]:
+            del self._by_record[key]
+
+
 def signals_of(reading: SignalReading | None) -> Signals | None:
     """A region's signals in force, as the receipt states them; None without both values."""
     if reading is None or reading.carbon_g_per_kwh is None or reading.price_jpy_per_kwh is None:
@@ -60,6 +88,7 @@ def book(
     signals: Mapping[str, Signals | None],
     links: Sequence[LinkSnapshot],
     carbon_price_jpy_per_tonne: float,
+    cache: LedgerCache | None = None,
 ) -> Booking | None:
     """The record with its receipt advanced to `now`, or None when nothing changed."""
     status = managed.record
@@ -69,7 +98,13 @@ def book(
     stored = status.receipt
     if stored is not None and stored.finished_at is not None:
         return None
-    ledger = stored.to_ledger() if stored is not None else Ledger(arrival=managed.obj.created_at)
+    key = (managed.obj.namespace, managed.record_name)
+    if stored is None:
+        ledger = Ledger(arrival=managed.obj.created_at)
+    elif cache is not None:
+        ledger = cache.ledger(key, stored)
+    else:
+        ledger = stored.to_ledger()
     look = _look(managed, ledger, now=now, regions=regions, signals=signals, links=links)
     if look is None:
         return None
@@ -98,6 +133,8 @@ def book(
         cost_jpy=receipt.savings.cost_jpy_saved,
     )
     new.history = stints(advanced.intervals)
+    if cache is not None:
+        cache.keep(key, receipt, advanced)
     closed = advanced.intervals[len(ledger.intervals) :]
     return Booking(status=new, closed=closed, finished=advanced.finished_at is not None)
 
@@ -261,4 +298,4 @@ def _work_redone_s(migration: MigrationStatus) -> float:
     return max(0.0, (suspended - checkpoint).total_seconds())
 
 
-__all__ = ["BOOKED_STAGES", "Booking", "book", "signals_of", "stints"]
+__all__ = ["BOOKED_STAGES", "Booking", "LedgerCache", "book", "signals_of", "stints"]
