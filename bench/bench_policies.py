@@ -4,13 +4,20 @@ Runs `wattbit simulate`'s pass (same traces, same seeds) on each scenario and pr
 then one summary line per scenario against the targets of the decision-core issue:
 
 - wattbit reaches at least 95 % of the optimum's saving (carbon-adjusted cost; the optimum's
-  proven lower bound is the yardstick when its schedule is not proven optimal);
+  proven lower bound is the yardstick when its schedule is not proven optimal), and at least
+  93 % with 10 % forecast error;
 - zero deadline misses;
 - wattbit beats every baseline on carbon-adjusted cost.
 
+Then the same over generated scenarios (`wattbit scenario generate`, cycling through the
+dataset's seasons and 3-6 sites, 40 jobs each, seeds 1..N): one line each, and the minimum and
+median of wattbit's share of the optimum's saving. A generated scenario sets no policy tuning,
+so these run with the defaults users get.
+
 It reports what it measures; a target missed is printed as MISSED with the figure.
 
-    .venv/bin/python bench/bench_policies.py [examples/scenarios/*.yaml] [--json out.json]
+    .venv/bin/python bench/bench_policies.py [examples/scenarios/*.yaml] [--generated 20]
+        [--generated-jobs 40] [--json out.json]
 """
 
 from __future__ import annotations
@@ -19,63 +26,127 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
 
+from wattbit.sim.generator import generate_scenario, seasons
 from wattbit.sim.report import PolicyRow, format_table
 from wattbit.sim.run import run_scenario
-from wattbit.sim.scenario import load_scenario
+from wattbit.sim.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ("agnostic", "greenest-once", "threshold-wait", "lowest-window")
 TARGET_FRACTION = 0.95
+TARGET_WITH_ERROR = 0.93
+"""With 10 % forecast error (issue 11)."""
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", type=Path)
+    parser.add_argument(
+        "--generated", type=int, default=20, help="generated scenarios (default 20; 0: none)"
+    )
+    parser.add_argument("--generated-jobs", type=int, default=40, help="jobs in each (40)")
     parser.add_argument("--json", type=Path, help="also write every report to this file")
     args = parser.parse_args()
     paths = args.scenarios or sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs")
+    begun = time.perf_counter()
     summaries: list[str] = []
     reports: list[dict[str, object]] = []
     for path in paths:
-        scenario = load_scenario(path)
-        started = time.perf_counter()
-        outcome = run_scenario(
-            scenario, progress=lambda message: print(f"  {message}", file=sys.stderr)
-        )
-        wall_s = time.perf_counter() - started
-        print()
-        print(format_table(outcome.report))
-        rows = {row.name: row for row in outcome.report.rows}
-        reports.append(outcome.report.to_json())
+        rows, wall_s = run(load_scenario(path), reports, table=True)
         summaries.extend(
             summarise(path.stem, rows[name], rows, wall_s)
             for name in ("wattbit", "wattbit-forecast-error")
         )
+    shipped_s = time.perf_counter() - begun
     print()
-    print(
-        f"{'scenario':<28} {'policy':<24} {'of optimum':>10} {'misses':>6} "
-        f"{'beats baselines':>15}  verdict"
-    )
+    print(HEADER)
     for line in summaries:
         print(line)
+    print(f"shipped scenarios took {shipped_s:.0f} s")
+    if args.generated > 0:
+        generated(args.generated, args.generated_jobs, reports)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2), encoding="utf-8")
     return 0
 
 
+HEADER = (
+    f"{'scenario':<34} {'policy':<24} {'of optimum':>10} {'misses':>6} "
+    f"{'beats baselines':>15}  verdict"
+)
+
+
+def run(
+    scenario: Scenario, reports: list[dict[str, object]], *, table: bool
+) -> tuple[dict[str, PolicyRow], float]:
+    """One pass over every policy; print its table if asked."""
+    started = time.perf_counter()
+    outcome = run_scenario(
+        scenario, progress=lambda message: print(f"  {message}", file=sys.stderr)
+    )
+    wall_s = time.perf_counter() - started
+    if table:
+        print()
+        print(format_table(outcome.report))
+    report = outcome.report.to_json()
+    for policy in report["policies"]:
+        policy.pop("jobs", None)  # the schedules are for `simulate --json`, not the summary
+    report.pop("signals", None)
+    reports.append(report)
+    return {row.name: row for row in outcome.report.rows}, wall_s
+
+
+def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
+    """Generated scenarios: one line per scenario and policy, then the minimum and median."""
+    print()
+    print(f"generated scenarios: {count} x {jobs} jobs, seasons {', '.join(seasons())}, 3-6 sites")
+    print(HEADER)
+    begun = time.perf_counter()
+    fractions: dict[str, list[float]] = {"wattbit": [], "wattbit-forecast-error": []}
+    misses = dict.fromkeys(fractions, 0)
+    behind = dict.fromkeys(fractions, 0)
+    for index in range(count):
+        season = seasons()[index % len(seasons())]
+        regions = 3 + index % 4
+        document = generate_scenario(season=season, regions=regions, jobs=jobs, seed=index + 1)
+        scenario = parse_scenario(document, base_dir=ROOT)
+        rows, wall_s = run(scenario, reports, table=False)
+        for name, values in fractions.items():
+            row = rows[name]
+            print(summarise(scenario.name, row, rows, wall_s), flush=True)
+            if row.fraction_of_optimum is not None:
+                values.append(row.fraction_of_optimum)
+            misses[name] += row.deadline_misses
+            behind[name] += not all(
+                row.adjusted_cost_jpy < rows[b].adjusted_cost_jpy for b in BASELINES
+            )
+    for name, values in fractions.items():
+        low, middle = min(values), statistics.median(values)
+        target = TARGET_FRACTION if name == "wattbit" else TARGET_WITH_ERROR
+        verdict = "met" if low >= target and misses[name] == 0 and not behind[name] else "MISSED"
+        print(
+            f"generated: {name:<24} min {100 * low:.1f}%  median {100 * middle:.1f}%  "
+            f"over {len(values)}; deadline misses {misses[name]}; behind a baseline in "
+            f"{behind[name]}; target min >= {100 * target:.0f}%: {verdict}"
+        )
+    print(f"generated scenarios took {time.perf_counter() - begun:.0f} s")
+
+
 def summarise(scenario: str, row: PolicyRow, rows: dict[str, PolicyRow], wall_s: float) -> str:
     fraction = row.fraction_of_optimum
     beats = all(row.adjusted_cost_jpy < rows[b].adjusted_cost_jpy for b in BASELINES)
-    met = fraction is not None and fraction >= TARGET_FRACTION and row.deadline_misses == 0
+    target = TARGET_WITH_ERROR if row.name == "wattbit-forecast-error" else TARGET_FRACTION
+    met = fraction is not None and fraction >= target and row.deadline_misses == 0
     verdict = "met" if met and beats else "MISSED"
     shown = "-" if fraction is None else f"{100 * fraction:.1f}%"
     return (
-        f"{scenario:<28} {row.name:<24} {shown:>10} {row.deadline_misses:>6} "
+        f"{scenario:<34} {row.name:<24} {shown:>10} {row.deadline_misses:>6} "
         f"{'yes' if beats else 'NO':>15}  {verdict} (pass took {wall_s:.0f} s)"
     )
 
