@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from wattbit.kubectl import explain, listing, plan, receipt, regions
 from wattbit.kubectl.args import parse
 from wattbit.kubectl.cluster import Cluster, Reader, Target, context_namespace
 from wattbit.kubectl.errors import PluginError
@@ -20,15 +19,28 @@ from wattbit.kubectl.output import Reply
 
 
 def dispatch(args: argparse.Namespace, reader: Reader, now: datetime) -> Reply:
-    """Run the parsed command against a reader (a live cluster, or a fake in tests)."""
+    """Run the parsed command against a reader (a live cluster, or a fake in tests).
+
+    Each command's module is imported only when it runs: the planner and its numerical
+    libraries take most of a second to import, which `regions` or `list` need not pay.
+    """
+    # ruff: noqa: PLC0415 - deferred imports, see above
     output = args.output
     if args.command == "regions":
+        from wattbit.kubectl import regions
+
         return regions.run(reader, output=output, now=now)
     if args.command == "explain":
+        from wattbit.kubectl import explain
+
         return explain.run(reader, args.workload, namespace=args.namespace, output=output, now=now)
     if args.command == "plan":
+        from wattbit.kubectl import plan
+
         return plan.run(reader, plan.request_from(args, now), output=output)
     if args.command == "list":
+        from wattbit.kubectl import listing
+
         return listing.run(
             reader,
             namespace=None if args.all_namespaces else args.namespace,
@@ -37,6 +49,8 @@ def dispatch(args: argparse.Namespace, reader: Reader, now: datetime) -> Reply:
             output=output,
             now=now,
         )
+    from wattbit.kubectl import receipt
+
     return receipt.run(reader, args.workload, namespace=args.namespace, output=output, csv=args.csv)
 
 
