@@ -47,6 +47,11 @@ class OperatorConfig(BaseModel):
     webhook_ca_file: str | None = None
     """PEM CA bundle that signed the serving certificate; becomes the configuration's caBundle."""
 
+    webhook_cert_check_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often the certificate files are re-read; a renewed certificate (cert-manager writes
+    the Secret, the kubelet updates the mounted files) is served from the next check on,
+    without a restart."""
+
     manage_webhook_configuration: bool = False
     """Create and update the MutatingWebhookConfiguration at startup (local development only;
     the chart owns it in a cluster)."""
@@ -54,9 +59,12 @@ class OperatorConfig(BaseModel):
     webhook_configuration_name: str = "wattbit-admission"
     """Name of the MutatingWebhookConfiguration the operator manages when asked to."""
 
-    webhook_failure_policy: FailurePolicy = FailurePolicy.FAIL
-    """Fail: a deferrable workload is rejected rather than started unheld while the webhook is
-    down. Only labelled workloads are sent to the webhook, so nothing else is affected."""
+    webhook_failure_policy: FailurePolicy = FailurePolicy.IGNORE
+    """Ignore (the default): while the webhook is down a deferrable workload is admitted
+    unheld, and the reconcile loop adopts it (`AdmittedUngated`): held and placed if it has
+    not started, else placed where it runs and moved like any other. Fail: it is rejected
+    instead, so nothing runs unplaced but submissions fail during an outage. Only labelled
+    workloads are sent to the webhook, so nothing else is affected either way."""
 
     default_gpu_power_watts: int = Field(default=700, ge=1, le=5000)
     """Power of one GPU when a workload gives none (H100 SXM board power, 700 W)."""

@@ -83,7 +83,7 @@ class Operator:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM (a clean exit removes the webhook configuration), SIGKILL after `timeout`;
+        """SIGTERM (the webhook configuration stays, as after a crash), SIGKILL after `timeout`;
         returns the exit code. A process that already exited is only reaped."""
         process = self.process
         assert process is not None, "never started"
@@ -169,7 +169,7 @@ def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
     running.start()
     yield running
     running.stop(timeout=20)
-    # The operator removes its webhook configuration on a clean exit; make sure.
+    # A stopped operator leaves its webhook configuration (as a crashed one would): remove it.
     kube.kubectl(
         "delete",
         "mutatingwebhookconfiguration",

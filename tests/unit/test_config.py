@@ -10,7 +10,7 @@ from wattbit.errors import ConfigError
 
 def test_defaults_and_excluded_namespaces() -> None:
     config = OperatorConfig.from_env({})
-    assert config.webhook_failure_policy is FailurePolicy.FAIL
+    assert config.webhook_failure_policy is FailurePolicy.IGNORE
     assert config.excluded_namespaces == {"kube-system", "wattbit-system"}
 
 

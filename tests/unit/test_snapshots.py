@@ -896,8 +896,18 @@ def test_a_running_workload_wattbit_never_placed_counts_through_its_pods() -> No
     # wattbit's; its pods still hold GPUs.
     obj = make_job().not_held().running_unsuspended().obj()
     view = make_cluster().region("kyushu").workload(obj).job_pods(obj, node="kyushu-0").build()
-    assert managed(view, obj).stage is Stage.RUNNING
+    assert managed(view, obj).stage is Stage.UNGATED  # its pods are not running yet
     assert free(view, "kyushu") == (8,) * SLOTS
+    running = pod_of(obj, node="kyushu-0", phase="Running")
+    view = (
+        make_cluster()
+        .region("kyushu")
+        .workload(obj, running)
+        .job_pods(obj, node="kyushu-0")
+        .build()
+    )
+    assert managed(view, obj).stage is Stage.RUNNING  # adopted where it runs
+    assert free(view, "kyushu")[0] == 8
 
 
 @pytest.mark.parametrize(
@@ -1225,3 +1235,63 @@ def test_a_region_whose_free_gpus_are_split_across_nodes_is_left_out_for_a_bigge
     assert item.snapshot.allowed_regions == frozenset({"tokyo"})
     small = make_job("small").gpus(1).obj()
     assert managed(cluster.workload(small).build(), small).unfit_regions == frozenset()
+
+
+# ---------------------------------------------------------------- adoption (webhook down)
+
+
+def ungated_job() -> JobBuilder:
+    """A labelled Job created while the webhook was down: never held, not suspended."""
+    return make_job("ungated").not_held().running_unsuspended()
+
+
+def pod_of(obj: WorkloadObject, *, node: str | None, phase: str) -> PodView:
+    return PodView(
+        namespace=NS,
+        name=f"{obj.name}-0",
+        uid=uid_of(f"{obj.name}-pod"),
+        owner_uid=obj.uid,
+        node_name=node,
+        phase=phase,
+        terminating=False,
+        gpus=4,
+    )
+
+
+def test_a_job_admitted_ungated_that_has_not_started_is_adopted_to_be_held() -> None:
+    obj = ungated_job().obj()
+    cluster = make_cluster().region("kyushu").region("tokyo")
+    item = managed(cluster.workload(obj, pod_of(obj, node=None, phase="Pending")).build(), obj)
+    assert item.stage is Stage.UNGATED
+    assert item.admitted_ungated
+    assert item.snapshot is None
+
+
+def test_a_job_admitted_ungated_that_runs_is_adopted_where_it_runs() -> None:
+    obj = ungated_job().obj()
+    cluster = make_cluster().region("kyushu").region("tokyo")
+    view = cluster.workload(obj, pod_of(obj, node="tokyo-0", phase="Running")).build()
+    item = managed(view, obj)
+    assert item.stage is Stage.RUNNING
+    assert item.admitted_ungated
+    assert item.obj.placed_region == "tokyo"
+    assert item.snapshot is not None
+
+
+def test_a_running_job_its_owner_resumed_is_never_adopted() -> None:
+    item = classified(ungated_job().owned_by("JobSet").obj())
+    assert item.stage is Stage.FOREIGN
+    assert not item.admitted_ungated
+
+
+def test_held_and_released_jobs_are_not_adoptions() -> None:
+    assert not classified(make_job().obj()).admitted_ungated
+    released = make_job().released(NOW - timedelta(minutes=5), "kyushu").obj()
+    assert not classified(released).admitted_ungated
+
+
+def test_workloads_in_excluded_namespaces_are_never_managed() -> None:
+    obj = ungated_job().obj()
+    view = make_cluster().region("kyushu").workload(obj).build()
+    settings = SnapshotSettings(excluded_namespaces=frozenset({NS}))
+    assert plan_input(view, settings).managed == ()

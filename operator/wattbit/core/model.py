@@ -109,6 +109,9 @@ class Reason(StrEnum):
     """Kueue suspends and resumes this workload; wattbit never does."""
     MANAGED_BY_OWNER = "ManagedByOwner"
     """Its owner controller suspends and resumes this workload; wattbit never does."""
+    ADMITTED_UNGATED = "AdmittedUngated"
+    """Created while the webhook was unavailable (it fails open), so never held: adopted, held
+    and placed if it has not started, else placed where it runs and moved like any other."""
     NOT_MOVABLE = "NotMovable"
     """A standalone Pod: it would be lost if evicted, so it is never moved."""
     MOVES_IN_FLIGHT_LIMIT = "MovesInFlightLimit"
@@ -136,7 +139,6 @@ class Reason(StrEnum):
     REGION_UNAVAILABLE = "RegionUnavailable"
     INVALID_SPEC = "InvalidSpec"
     INVALID_REFERENCE = "InvalidReference"
-    ADMITTED_UNGATED = "AdmittedUngated"
     DRY_RUN = "DryRun"
     """The policy is DryRun: the decision is recorded, nothing is acted on."""
 

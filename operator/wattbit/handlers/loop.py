@@ -97,6 +97,7 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
                 ),
                 default_gpu_power_watts=float(config.default_gpu_power_watts),
                 default_expected_duration_s=float(config.default_expected_duration_seconds),
+                excluded_namespaces=frozenset(config.excluded_namespaces),
             )
             result = await asyncio.to_thread(reconcile, view, apis=apis, settings=settings)
         except Exception:

@@ -71,6 +71,9 @@ HTTP_FORBIDDEN = 403
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
 MAX_MESSAGE = 4000
+UNGATED_MESSAGE = (
+    "admitted while wattbit's webhook was unavailable (failurePolicy Ignore), so it was never held"
+)
 LEDGERS = receipts.LedgerCache()
 """Receipts read back into ledgers, kept from one pass to the next (one loop per process)."""
 
@@ -247,6 +250,8 @@ def _act(run: _Pass, managed: Managed, decision: Decision | None) -> None:
     stage = managed.stage
     if stage is Stage.FOREIGN or stage is Stage.INVALID:
         _record_hold(run, managed, reason=managed.reason, message=managed.message)
+    elif stage is Stage.UNGATED:
+        _hold_ungated(run, managed)
     elif stage is Stage.MOVING:
         _step_move(run, managed)
     elif stage is Stage.FINISHED and managed.record is not None and managed.obj.finished:
@@ -255,6 +260,23 @@ def _act(run: _Pass, managed: Managed, decision: Decision | None) -> None:
         _pending(run, managed, decision)
     elif stage is Stage.RUNNING and decision is not None:
         run.in_flight += _running(run, managed, decision)
+
+
+def _hold_ungated(run: _Pass, managed: Managed) -> None:
+    """A Job created while the webhook was down that has not started: hold it now (recorded
+    first), and place it from the next pass like any other."""
+    _record(
+        run,
+        managed,
+        kind=DecisionKind.HOLD,
+        reason=Reason.ADMITTED_UNGATED,
+        region=None,
+        message=UNGATED_MESSAGE + "; it had not started: suspended now, to be placed",
+        placed=False,
+        warning=True,
+    )
+    run.apis.jobs.hold(managed.obj, now=run.now)
+    run.result.count("hold-ungated")
 
 
 def _policy(managed: Managed) -> Policy:
@@ -819,6 +841,19 @@ def _record(
     fits = _checkpoint_fits(managed)
     if fits is not None:
         new.conditions = set_condition(new.conditions, _fits_condition(fits, now), now)
+    adopted = managed.admitted_ungated and not _has_condition(status, "AdmittedUngated")
+    if adopted:
+        new.conditions = set_condition(
+            new.conditions,
+            Condition(
+                type="AdmittedUngated",
+                status=ConditionStatus.TRUE,
+                reason=Reason.ADMITTED_UNGATED.value,
+                message=f"{UNGATED_MESSAGE}; adopted by the reconcile loop",
+                last_transition_time=now,
+            ),
+            now,
+        )
     if status is not None and _says_the_same(status, new):
         return status
     new.decided_at = now
@@ -832,6 +867,15 @@ def _record(
     was_waiting = status is not None and status.decision is DecisionKind.WAIT
     if kind is DecisionKind.WAIT and not dry_run and not was_waiting:
         metrics.count_wait()
+    if adopted and managed.stage is not Stage.UNGATED:
+        where = f"running in {region}" if region else "running"
+        _event(
+            run,
+            managed,
+            Reason.ADMITTED_UNGATED,
+            f"{UNGATED_MESSAGE}; adopted {where}: placed and moved like any other",
+            warning=True,
+        )
     if fits is not None and not fits[0] and not _was_false(status, "CheckpointFits"):
         _event(run, managed, Reason.GRACE_PERIOD_TOO_SHORT, fits[1], warning=True)
     if not quiet:
@@ -863,6 +907,10 @@ def _fits_condition(fits: tuple[bool, str], now: datetime) -> Condition:
         message=fits[1],
         last_transition_time=now,
     )
+
+
+def _has_condition(status: WorkloadPlacementStatus | None, type_: str) -> bool:
+    return status is not None and any(c.type == type_ for c in status.conditions)
 
 
 def _was_false(status: WorkloadPlacementStatus | None, type_: str) -> bool:

@@ -49,6 +49,8 @@ def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger
             pkeyfile=config.webhook_key_file,
             cafile=config.webhook_ca_file,
             host=config.webhook_host,
+            # kopf re-reads the files this often and restarts its listener when they change.
+            file_check_interval=config.webhook_cert_check_seconds,
         )
     else:
         logger.warning(
@@ -75,9 +77,7 @@ def cleanup(*, memo: Any, logger: kopf.Logger, **_: Any) -> None:
     context: OperatorContext | None = memo.get("wattbit")
     if context is None:
         return
-    if context.config.manage_webhook_configuration:
-        # A webhook with failurePolicy Fail would otherwise keep rejecting deferrable
-        # workloads after the operator is gone (kopf docs, admission warning).
-        webhook_config.delete(client.AdmissionregistrationV1Api(context.api), context.config)
-        logger.info(f"webhook configuration {context.config.webhook_configuration_name} removed")
+    # The webhook configuration stays: a graceful stop must not change what admission does
+    # (with Ignore, work created meanwhile is adopted on return; with Fail, it is refused, as
+    # after a crash). Removing it is the uninstaller's job.
     context.api.close()  # type: ignore[no-untyped-call]

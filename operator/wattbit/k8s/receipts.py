@@ -186,7 +186,7 @@ def _look(
     migration = status.migration
     running: Stint | None = None
     region = obj.placed_region
-    if not obj.finished and not obj.suspended and obj.released_at is not None and region:
+    if not obj.finished and not obj.suspended and region:
         if region not in regions:
             return None
         in_force = signals.get(region)
@@ -199,7 +199,7 @@ def _look(
                 power_kw_per_gpu=hints.power_kw_per_gpu,
                 pue=regions[region].pue,
             ),
-            start=_running_since(obj.released_at, migration, ledger, now),
+            start=_running_since(obj.released_at or obj.created_at, migration, ledger, now),
             signals=in_force,
         )
     stopped_at = migration.suspended_at if migration is not None and obj.suspended else None

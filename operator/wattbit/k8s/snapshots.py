@@ -80,6 +80,8 @@ class Stage(StrEnum):
     """Its hints or GPU request cannot be read, or its policy is missing: held with a reason."""
     PAUSED = "Paused"
     """Released before, now suspended by someone else: left alone."""
+    UNGATED = "Ungated"
+    """Admitted while the webhook was unavailable and not started yet: held now, then placed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,6 +262,8 @@ class Managed:
     move: MoveRecord | None = None
     """MOVING: the move in flight."""
     pods: tuple[PodView, ...] = ()
+    admitted_ungated: bool = False
+    """Created while the webhook was unavailable, never held: adopted by the loop."""
 
     @property
     def workload_id(self) -> WorkloadId:
@@ -393,7 +397,13 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
             message=f"queued in Kueue ({obj.queue_name}): Kueue suspends and resumes it, "
             "wattbit never does",
         )
-    if obj.kind is WorkloadKind.JOB and obj.controller_kind is not None and not obj.held:
+    ungated = admitted_ungated(obj)
+    if (
+        obj.kind is WorkloadKind.JOB
+        and obj.controller_kind is not None
+        and not ungated
+        and not obj.held
+    ):
         # Its owner created it suspended (a JobSet, a queue): the owner resumes it. A Job
         # its owner created running (a CronJob's) was held by the webhook and is ours.
         return replace(
@@ -423,11 +433,42 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     base = replace(base, hints=hints, policy=policy)
     if in_flight:
         return replace(base, stage=Stage.MOVING, move=move)
+    if ungated:
+        base = replace(base, admitted_ungated=True)
+        if obj.kind is WorkloadKind.JOB:
+            running_in = pods_region(base.pods, view)
+            if running_in is None:
+                return replace(base, stage=Stage.UNGATED)
+            base = replace(base, obj=replace(obj, placed_region=running_in))
     if obj.suspended:
         if obj.held and obj.released_at is None:
             return replace(base, stage=Stage.PENDING, snapshot=_snapshot(base, view, pending=True))
         return replace(base, stage=Stage.PAUSED)
     return replace(base, stage=Stage.RUNNING, snapshot=_snapshot(base, view, pending=False))
+
+
+def admitted_ungated(obj: WorkloadObject) -> bool:
+    """Labelled but never held nor released: created while the webhook was unavailable (it
+    fails open) or before wattbit ran. A Job its owner created suspended is the owner's; one
+    a CronJob created running would have been held, so it is adopted too."""
+    if obj.held or obj.released_at is not None:
+        return False
+    if obj.kind is WorkloadKind.POD:
+        return True
+    return not obj.suspended and obj.controller_kind in (None, "CronJob")
+
+
+def pods_region(pods: Sequence[PodView], view: ClusterView) -> str | None:
+    """The region whose nodes run the workload's running pods (the first found), else None."""
+    nodes = {node.name: node for node in view.nodes}
+    for pod in pods:
+        node = nodes.get(pod.node_name or "")
+        if node is None or not pod.active or pod.phase != "Running":
+            continue
+        for name, entry in sorted(view.regions.items()):
+            if selects(entry.spec.effective_node_selector(name), node.labels):
+                return name
+    return None
 
 
 def _reason(text: str) -> Reason:
@@ -790,6 +831,8 @@ class SnapshotSettings:
     builtin_policy: PlacementPolicySpec = field(default_factory=PlacementPolicySpec)
     default_gpu_power_watts: float = 700.0
     default_expected_duration_s: float = SECONDS_PER_HOUR
+    excluded_namespaces: frozenset[str] = frozenset({"kube-system"})
+    """Namespaces whose workloads wattbit never touches, as the webhook never does."""
 
 
 def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
@@ -805,6 +848,7 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
             default_expected_duration_s=settings.default_expected_duration_s,
         )
         for obj in sorted(view.workloads, key=lambda o: (o.created_at, o.key))
+        if obj.namespace not in settings.excluded_namespaces
     )
     horizon = horizon_for(view.now)
     regions, selectors = region_snapshots(

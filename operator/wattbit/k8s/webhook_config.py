@@ -114,12 +114,3 @@ def apply(api: client.AdmissionregistrationV1Api, *, config: OperatorConfig) -> 
         _request_timeout=REQUEST_TIMEOUT_SECONDS,
     )
 
-
-def delete(api: client.AdmissionregistrationV1Api, config: OperatorConfig) -> None:
-    try:
-        api.delete_mutating_webhook_configuration(
-            config.webhook_configuration_name, _request_timeout=REQUEST_TIMEOUT_SECONDS
-        )
-    except ApiException as error:
-        if error.status != HTTP_NOT_FOUND:
-            raise

@@ -129,6 +129,20 @@ class JobAdapter:
         }
         _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
 
+    def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
+        """Suspend a Job the webhook never held (it was created while the webhook was down)
+        and mark it held, in one patch: from the next pass it is placed like any other."""
+        patch = {
+            "metadata": {
+                "annotations": {
+                    names.ANNOTATION_HELD: "true",
+                    names.ANNOTATION_HELD_AT: _instant(now),
+                }
+            },
+            "spec": {"suspend": True},
+        }
+        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
     def suspend(self, obj: WorkloadObject) -> None:
         if not obj.suspended:
             patch = {"spec": {"suspend": True}}
