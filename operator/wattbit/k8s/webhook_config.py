@@ -113,4 +113,3 @@ def apply(api: client.AdmissionregistrationV1Api, *, config: OperatorConfig) -> 
         _model(body),
         _request_timeout=REQUEST_TIMEOUT_SECONDS,
     )
-
