@@ -14,12 +14,13 @@ loop in `wattbit.handlers.loop` schedules it.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -70,12 +71,38 @@ CRASH_AFTER_PHASE = os.environ.get("WATTBIT_TEST_CRASH_AFTER_PHASE", "")
 HTTP_FORBIDDEN = 403
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
+HTTP_UNPROCESSABLE = 422
+TERMINATING = "because it is being terminated"
+"""What the API server says when a namespace being deleted refuses new objects."""
 MAX_MESSAGE = 4000
 UNGATED_MESSAGE = (
     "admitted while wattbit's webhook was unavailable (failurePolicy Ignore), so it was never held"
 )
-LEDGERS = receipts.LedgerCache()
-"""Receipts read back into ledgers, kept from one pass to the next (one loop per process)."""
+TERMINATING_NAMESPACE_RECHECK = timedelta(minutes=1)
+"""How long the workloads of a namespace found being deleted are left alone before a retry."""
+
+
+@dataclass(kw_only=True)
+class Memory:
+    """What a pass leaves for the next one in this process (the records hold the rest)."""
+
+    ledgers: receipts.LedgerCache = field(default_factory=receipts.LedgerCache)
+    """Receipts read back into ledgers."""
+    terminating: dict[str, datetime] = field(default_factory=dict)
+    """Namespaces found being deleted -> when: nothing can be written there any more (403)."""
+
+    def leaves_alone(self, namespace: str, now: datetime) -> bool:
+        since = self.terminating.get(namespace)
+        if since is None:
+            return False
+        if now - since > TERMINATING_NAMESPACE_RECHECK:
+            del self.terminating[namespace]
+            return False
+        return True
+
+
+MEMORY = Memory()
+"""The reconcile loop's memory (one loop per process)."""
 
 
 @dataclass(kw_only=True)
@@ -127,9 +154,12 @@ class _Pass:
     signals: Mapping[str, Signals | None] = field(default_factory=dict)
     """Region -> the signals in force there now, as receipts state them."""
     regions: Mapping[str, RegionSnapshot] = field(default_factory=dict)
+    memory: Memory = field(default_factory=lambda: MEMORY)
 
 
-def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> PassResult:
+def reconcile(
+    view: ClusterView, *, apis: Apis, settings: SnapshotSettings, memory: Memory = MEMORY
+) -> PassResult:
     """One pass; see the module docstring. Never raises for one workload's failure."""
     result = PassResult()
     plan = plan_input(view, settings)
@@ -145,6 +175,7 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
             for name, entry in view.regions.items()
         },
         regions={region.name: region for region in plan.regions},
+        memory=memory,
     )
     run.in_flight = sum(1 for m in plan.managed if m.stage is Stage.MOVING)
     for stage in Stage:
@@ -152,23 +183,46 @@ def reconcile(view: ClusterView, *, apis: Apis, settings: SnapshotSettings) -> P
             sum(1 for m in plan.managed if m.stage is stage)
         )
     for managed in plan.managed:
+        if memory.leaves_alone(managed.obj.namespace, view.now):
+            continue
         try:
             _act(run, _book(run, managed), decisions.get(managed.workload_id))
         except ApiException as error:
-            result.errors += 1
-            if error.status in (HTTP_NOT_FOUND, HTTP_CONFLICT):
-                logger.info("%s changed meanwhile (%s); next pass", managed.obj.key, error.status)
-            elif error.status == HTTP_FORBIDDEN:
-                # e.g. its namespace is being deleted: nothing can be written there any more.
-                logger.info("%s: %s", managed.obj.key, _short(error))
-            else:
-                logger.warning("%s: API error %s: %s", managed.obj.key, error.status, _short(error))
+            _api_error(run, managed, error)
         except (HTTPError, OSError) as error:
             result.errors += 1
             logger.warning("%s: API unreachable: %s", managed.obj.key, error)
     _count_savings(plan.managed)
-    LEDGERS.retain((m.obj.namespace, m.record_name) for m in plan.managed)
+    memory.ledgers.retain((m.obj.namespace, m.record_name) for m in plan.managed)
     return result
+
+
+def _api_error(run: _Pass, managed: Managed, error: ApiException) -> None:
+    """One workload's write failed: say so, and let the next pass try again (never raise)."""
+    key = managed.obj.key
+    if error.status == HTTP_FORBIDDEN and TERMINATING in str(error.body or ""):
+        # Nothing can be written in a namespace being deleted; its workloads go with it.
+        namespace = managed.obj.namespace
+        if namespace not in run.memory.terminating:
+            logger.info("namespace %s is being deleted: its workloads are left alone", namespace)
+        run.memory.terminating[namespace] = run.now
+        return
+    run.result.errors += 1
+    if error.status in (HTTP_NOT_FOUND, HTTP_CONFLICT):
+        # Changed or deleted meanwhile: the next pass sees the new version.
+        logger.info("%s changed meanwhile (%s); next pass", key, error.status)
+    elif error.status == HTTP_UNPROCESSABLE:
+        # The API server refused what we wrote (a bug of ours or an admission policy).
+        logger.warning("%s: the API server refused a write (422): %s", key, _body_message(error))
+    else:
+        logger.warning("%s: API error %s: %s", key, error.status, _short(error))
+
+
+def _body_message(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body or "{}").get("message") or _short(error))
+    except (ValueError, AttributeError):
+        return _short(error)
 
 
 def _short(error: ApiException) -> str:
@@ -207,7 +261,7 @@ def _book(run: _Pass, managed: Managed) -> Managed:
         signals=run.signals,
         links=run.plan.links,
         carbon_price_jpy_per_tonne=price,
-        cache=LEDGERS,
+        cache=run.memory.ledgers,
     )
     if booking is None:
         return managed
@@ -256,10 +310,28 @@ def _act(run: _Pass, managed: Managed, decision: Decision | None) -> None:
         _step_move(run, managed)
     elif stage is Stage.FINISHED and managed.record is not None and managed.obj.finished:
         _record_completion(run, managed)
+    elif stage is Stage.RUNNING and _region_gone(run, managed):
+        _record(
+            run,
+            managed,
+            kind=DecisionKind.STAY,
+            reason=Reason.REGION_NOT_FOUND,
+            region=managed.obj.placed_region,
+            message=f"runs in {managed.obj.placed_region}, which is no longer a Region: left "
+            "where it is and not moved from there (its signals are unknown) until the Region "
+            "is back",
+            placed=True,
+            warning=True,
+        )
     elif stage is Stage.PENDING and decision is not None:
         _pending(run, managed, decision)
     elif stage is Stage.RUNNING and decision is not None:
         run.in_flight += _running(run, managed, decision)
+
+
+def _region_gone(run: _Pass, managed: Managed) -> bool:
+    where = managed.obj.placed_region
+    return where is not None and where not in run.regions
 
 
 def _hold_ungated(run: _Pass, managed: Managed) -> None:
