@@ -5,15 +5,16 @@ Covers, good and bad for each parser:
   unknown units, trailing numbers, above 366 days, non-finite;
 - quantities: plain, binary and decimal suffixes, exponents, signs, fractions, ``E`` as exa
   vs exponent; junk, bare suffixes, unknown suffixes, runaway exponents;
-- GPU quantities: strings and ints, ``2k``; fractions, negatives, too large, bools, floats,
-  None; the message names the field;
+- GPU quantities: strings and ints, ``1e2``; fractions, negatives, too large (``2k``,
+  ``1e9``: a pod's GPUs sit on one node), bools, floats, None; the message names the field;
 - GPUs per pod: limits over requests, containers summed, largest init container, the
   failing container's field in the message;
 - deadlines: RFC 3339 with ``Z`` or an offset (returned in UTC), durations after creation;
   naive times, words, bare dates;
 - checkpoint sizes (bytes to decimal GB, zero allowed) and GPU power (0, 5000];
 - ``read_hints``: defaults, every annotation, the reason of each bad hint, the first bad hint
-  wins, ``read_hints_all`` lists every one, a past deadline is not an error;
+  wins, ``read_hints_all`` lists every one; a deadline before creation is an error, one
+  after it is not (even if it has passed since);
 - properties: integer quantities round-trip through every suffix; on arbitrary text every
   parser returns or raises only ValueError / InvalidWorkloadError.
 Skipped on purpose: how handlers turn the errors into conditions (tests/integration).
@@ -152,7 +153,7 @@ def test_bad_quantities_are_rejected(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "gpus"),
-    [("2", 2), (2, 2), ("8", 8), ("0", 0), (0, 0), ("2k", 2000), ("1e5", 100000), ("4.0", 4)],
+    [("2", 2), (2, 2), ("8", 8), ("0", 0), (0, 0), ("1e2", 100), ("256", 256), ("4.0", 4)],
     ids=repr,
 )
 def test_gpu_quantities(value: object, gpus: int) -> None:
@@ -161,7 +162,7 @@ def test_gpu_quantities(value: object, gpus: int) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["abc", "-1", -1, "0.5", "1e9", "200k", 200000, "", "1Gi", True, 2.0, None, [2]],
+    ["abc", "-1", -1, "0.5", "1e9", "2k", "257", 200000, "", "1Gi", True, 2.0, None, [2]],
     ids=repr,
 )
 def test_bad_gpu_quantities_name_the_field(value: object) -> None:
@@ -201,7 +202,8 @@ def test_gpus_per_pod_names_the_bad_container_field() -> None:
         ("2026-12-03t00:00:00.5z", datetime(2026, 12, 3, 0, 0, 0, 500000, tzinfo=UTC)),
         ("36h", CREATED_AT + timedelta(hours=36)),
         ("2d", CREATED_AT + timedelta(days=2)),
-        ("2020-01-01T00:00:00Z", datetime(2020, 1, 1, tzinfo=UTC)),  # past: caller's to judge
+        # After creation but passed since: the caller's to judge.
+        ("2026-12-02T00:00:01Z", datetime(2026, 12, 2, 0, 0, 1, tzinfo=UTC)),
     ],
 )
 def test_deadlines(text: str, deadline: datetime) -> None:
@@ -233,6 +235,18 @@ def test_bad_deadlines_are_rejected(text: str, problem: str) -> None:
         parse_deadline(text, created_at=CREATED_AT)
     assert caught.value.reason == "InvalidDeadline"
     assert caught.value.message.startswith(f"{names.ANNOTATION_DEADLINE}={text!r}{problem}")
+
+
+@pytest.mark.parametrize("text", ["2020-01-01T00:00:00Z", "2026-12-01T00:00:00Z",
+                                  "2026-12-01T08:59:59+09:00"])  # fmt: skip
+def test_a_deadline_before_creation_is_rejected(text: str) -> None:
+    with pytest.raises(InvalidWorkloadError) as caught:
+        parse_deadline(text, created_at=CREATED_AT)
+    assert caught.value.reason == "InvalidDeadline"
+    assert caught.value.message.startswith(
+        f"{names.ANNOTATION_DEADLINE}={text!r} is already past: it is before the workload "
+        "was created"
+    )
 
 
 def test_a_naive_creation_time_is_a_programming_error() -> None:

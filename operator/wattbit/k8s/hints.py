@@ -3,7 +3,8 @@
 One job: text in, numbers with units out, or an ``InvalidWorkloadError`` whose CamelCase
 reason and one-line message name the annotation or field, the bad value and what is
 expected. It must not call the Kubernetes API, read the clock (``created_at`` is passed in)
-or decide anything: a deadline already past is returned as is, for the caller to judge.
+or decide anything. A deadline before the workload was created is an error (a typo, or a
+copied manifest); one that passes later, while it waits or runs, is the caller's to judge.
 
 Formats, as documented in the README:
 - durations: ``90m``, ``2h30m``, ``3600s``, ``1.5h``, ``2d12h`` or plain seconds (``3600``);
@@ -44,8 +45,10 @@ class HintReason(StrEnum):
 MAX_DURATION_S: Final = 366 * 86400.0
 """Longest duration accepted anywhere: a year and a day; more is a typo, not a plan."""
 
-MAX_GPUS_PER_QUANTITY: Final = 100_000
-"""Largest ``nvidia.com/gpu`` quantity of one container; more is a typo (``1e9``)."""
+MAX_GPUS_PER_QUANTITY: Final = 256
+"""Largest ``nvidia.com/gpu`` quantity of one container. A pod's GPUs sit on one node and
+the largest nodes carry 8 to 16; more is a typo (``2k`` for 2, ``1e9``), which would
+otherwise wait for capacity that never comes."""
 
 MAX_GPU_POWER_WATTS: Final = 5000.0
 """Largest power of one GPU; today's largest accelerators draw about a fifth of it."""
@@ -149,7 +152,7 @@ def parse_quantity(text: str) -> Decimal:
 
 
 def parse_gpu_quantity(value: object, *, field: str) -> int:
-    """GPUs of an ``nvidia.com/gpu`` request or limit: a whole quantity in [0, 100000]."""
+    """GPUs of an ``nvidia.com/gpu`` request or limit: a whole quantity in [0, 256]."""
     gpus: Decimal | None = None
     if isinstance(value, str):
         try:
@@ -193,8 +196,9 @@ def gpus_per_pod(pod_spec: Mapping[str, Any]) -> int:
 def parse_deadline(text: str, *, created_at: datetime) -> datetime:
     """The deadline in UTC: an RFC 3339 time with a zone, or a duration after ``created_at``.
 
-    A deadline in the past is returned as is; judging it needs the clock, which is the
-    caller's. ``created_at`` must be timezone-aware.
+    A time before ``created_at`` raises ``InvalidDeadline``; one after it is returned even
+    if it has passed since (judging that needs the clock, which is the caller's).
+    ``created_at`` must be timezone-aware.
     """
     if created_at.tzinfo is None:
         raise ValueError(f"created_at must be timezone-aware: {created_at!r}")
@@ -206,10 +210,19 @@ def parse_deadline(text: str, *, created_at: datetime) -> datetime:
     if _RFC3339.fullmatch(stripped):
         try:
             # fromisoformat (3.11) accepts RFC 3339 once its lower-case letters are upper.
-            return datetime.fromisoformat(stripped.upper()).astimezone(UTC)
+            deadline = datetime.fromisoformat(stripped.upper()).astimezone(UTC)
         except (ValueError, OverflowError) as error:
             message = f"{names.ANNOTATION_DEADLINE}={text!r}: not a valid time; {expected}"
             raise InvalidWorkloadError(HintReason.INVALID_DEADLINE, message) from error
+        if deadline <= created_at:
+            created = created_at.astimezone(UTC).isoformat()
+            message = (
+                f"{names.ANNOTATION_DEADLINE}={text!r} is already past: it is before the "
+                f"workload was created ({created}) and can never be met; give a later time "
+                "or a duration (36h)"
+            )
+            raise InvalidWorkloadError(HintReason.INVALID_DEADLINE, message)
+        return deadline
     try:
         return (created_at + timedelta(seconds=parse_duration_seconds(stripped))).astimezone(UTC)
     except (ValueError, OverflowError):
