@@ -9,14 +9,16 @@ Matrix:
   current region), Paused (released then suspended, or suspended but never held), Moving (every
   non-final phase, even once the Job finished), Finished, Foreign (Kueue label, a controller
   owner that created the Job suspended; an owned Job the webhook held and a Pod with a
-  controller are ours), Invalid (a bad hint, a missing or invalid named policy); the policy
+  controller are ours), Invalid (a bad hint, every bad hint in one message, a missing or
+  invalid named policy); the policy
   chosen (named, namespace default, built-in); a record of an older Job with the same name is
   ignored; the snapshot's allowed regions, checkpoint, moves;
 - `remaining_runtime_s`: pending, elapsed, less the last completed move's downtime, the floor
   (and a property over random elapsed times);
 - `horizon_for` and `per_slot_forecast`: top of the hour, the covering point, the current value
   before the first point and for unforecast metrics, the end of the forecast;
-- `region_snapshots` / `region_usage`: ready schedulable nodes, `capacity.gpus`, unmanaged GPU
+- `region_snapshots` / `region_usage`: ready schedulable nodes (each counted once: a Region
+  over an earlier Region's nodes has none), `capacity.gpus`, unmanaged GPU
   pods (bound, released, gated, on unknown nodes), running workloads until their expected end
   (also when it falls mid-slot), pods of managed workloads counted once, a running workload
   wattbit never placed, moves (target, source at slot 0 while pods remain), paused and finished
@@ -301,12 +303,14 @@ class ClusterBuilder:
         spec: Mapping[str, Any] | None = None,
         status: Mapping[str, Any] | None = None,
         reading: SignalReading | None = reading(),  # noqa: B008 - a frozen value
+        created_at: datetime | None = None,
     ) -> Self:
         wire = {"gridArea": "JP-KY", "pue": "1.0", **(spec or {})}
         self._regions[name] = RegionEntry(
             name=name,
             spec=RegionSpec.model_validate(wire),
             status=RegionStatus.model_validate(status or {}),
+            created_at=created_at,
         )
         for index in range(nodes):
             self.node(f"{name}-{index}", name, gpus_per_node)
@@ -634,6 +638,21 @@ def test_a_bad_hint_makes_the_workload_invalid_with_the_hints_reason_in_the_mess
     assert item.snapshot is None
 
 
+def test_every_bad_hint_is_in_the_message() -> None:
+    obj = (
+        make_job()
+        .annotate(names.ANNOTATION_EXPECTED_DURATION, "-5h")
+        .annotate(names.ANNOTATION_GPU_POWER_WATTS, "1e9")
+        .annotate(names.ANNOTATION_DEADLINE, "2020-01-01T00:00:00Z")
+        .obj()
+    )
+    item = classified(obj)
+    assert item.reason is Reason.INVALID_WORKLOAD
+    assert item.message.startswith("InvalidExpectedDuration: ")
+    assert "; InvalidGpuPower: " in item.message
+    assert "; InvalidDeadline: " in item.message
+
+
 def test_a_missing_named_policy_makes_the_workload_invalid() -> None:
     item = classified(make_job().annotate(names.ANNOTATION_POLICY, "gold").obj())
     assert item.stage is Stage.INVALID
@@ -839,6 +858,20 @@ def test_free_gpus_are_the_allocatable_gpus_of_ready_schedulable_nodes() -> None
         .build()
     )
     assert free(view, "kyushu") == (16,) * SLOTS
+
+
+def test_a_region_over_an_earlier_regions_nodes_has_none_and_they_count_once() -> None:
+    early, late = NOW - timedelta(days=2), NOW - timedelta(days=1)
+    same_nodes = {"nodeSelector": {names.REGION_LABEL: "kyushu"}}
+    view = (
+        make_cluster()
+        .region("kyushu-again", nodes=0, spec=same_nodes, created_at=late)
+        .region("kyushu", nodes=2, gpus_per_node=8, created_at=early)
+        .gpu_pod(4, node="kyushu-1")
+        .build()
+    )
+    assert free(view, "kyushu") == (12,) * SLOTS
+    assert free(view, "kyushu-again") == (0,) * SLOTS
 
 
 @pytest.mark.parametrize(("cap", "expected"), [(12, 12), (64, 16), (0, 0)])

@@ -139,6 +139,10 @@ class Reason(StrEnum):
     REGION_UNAVAILABLE = "RegionUnavailable"
     INVALID_SPEC = "InvalidSpec"
     INVALID_REFERENCE = "InvalidReference"
+    REGION_NOT_FOUND = "RegionNotFound"
+    """An APNLink end or a PlacementPolicy's allowed region names no Region."""
+    OVERLAPPING_NODES = "OverlappingNodes"
+    """A Region selects nodes an earlier Region selects: they count for the earlier one only."""
     DRY_RUN = "DryRun"
     """The policy is DryRun: the decision is recorded, nothing is acted on."""
 

@@ -46,6 +46,8 @@ def regions(*, name: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[st
             "spec": dict(body.get("spec") or {}),
             "status": dict(body.get("status") or {}),
             "generation": body.metadata.get("generation"),
+            # The earlier of two Regions over the same nodes has them (wattbit.k8s.capacity).
+            "metadata": {"creationTimestamp": body.metadata.get("creationTimestamp")},
         }
     }
 

@@ -17,11 +17,13 @@ import kopf
 from wattbit import metrics
 from wattbit.api.conditions import ConditionStatus, find_condition, set_status_condition
 from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
+from wattbit.core.model import Reason
 from wattbit.core.signals import SignalReading, is_fresh, signal_age_seconds
 from wattbit.handlers import signals as signal_reading
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
-from wattbit.k8s.capacity import RegionGpus, region_gpus
+from wattbit.k8s.capacity import RegionGpus, by_precedence, node_owners, region_gpus
+from wattbit.k8s.objects import parse_time
 from wattbit.k8s.snapshots import status_reading
 from wattbit.providers.base import ProviderError
 from wattbit.providers.external import ExternalSignal
@@ -71,7 +73,10 @@ def refresh_region(
     )
 
     selector = region_spec.effective_node_selector(name)
-    counts = region_gpus({name: selector}, nodes.get(ALL, ()), gpu_pods.get(ALL, ()))[name]
+    selectors = _selectors_by_precedence(kwargs["regions"], name, selector)
+    node_list = list(nodes.get(ALL, ()))
+    overlap = node_owners(selectors, node_list)[1].get(name)
+    counts = region_gpus(selectors, node_list, gpu_pods.get(ALL, ()))[name]
     if region_spec.capacity is not None and region_spec.capacity.gpus is not None:
         # What wattbit may fill here: the cap, if lower than what the nodes offer.
         counts = RegionGpus(
@@ -91,6 +96,8 @@ def refresh_region(
             "RegionUnavailable",
             (f"availability is {region_spec.availability.value}: no new work is placed here"),
         )
+    elif overlap is not None:
+        ready, reason, message = False, Reason.OVERLAPPING_NODES.value, overlap.message
     elif not signals_ok:
         ready, reason, message = False, "SignalStale", "signals are not fresh"
     elif counts.total == 0:
@@ -106,10 +113,38 @@ def refresh_region(
             (f"{counts.free} of {counts.total} GPUs free; signals fresh"),
         )
     set_status_condition(new_status, now, "Ready", ready, reason=reason, message=message)
+    before = find_condition(previous.conditions, "Ready")
+    if reason in _WARNED_READY_REASONS and (before is None or before.reason != reason):
+        kopf.warn(body, reason=reason, message=message)  # once, when it becomes so
 
     dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
     if dumped != dict(status):
         patch["status"] = dumped
+
+
+_WARNED_READY_REASONS = frozenset({Reason.OVERLAPPING_NODES.value, Reason.NO_NODES.value})
+"""Ready=False reasons that are mistakes in the spec: a Warning Event when they appear (stale
+signals have their own, on SignalsFresh; an Unavailable region is the administrator's will)."""
+
+
+def _selectors_by_precedence(
+    regions: kopf.Index[str, Any], name: str, selector: dict[str, str]
+) -> dict[str, dict[str, str]]:
+    """Every Region's node selector, oldest first (this one's as just read): the order in which
+    they claim nodes. A Region whose spec does not parse claims none."""
+    created: dict[str, datetime | None] = {name: None}
+    selectors = {name: selector}
+    for other, store in regions.items():
+        for entry in store:
+            if other != name:
+                try:
+                    spec = RegionSpec.model_validate(entry["spec"])
+                except ValueError:
+                    continue
+                selectors[other] = spec.effective_node_selector(other)
+            metadata = entry.get("metadata") or {}
+            created[other] = parse_time(metadata.get("creationTimestamp"))
+    return {region: selectors[region] for region in by_precedence(created) if region in selectors}
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "regions", id="forget-region-metrics")

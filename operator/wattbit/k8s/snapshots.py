@@ -44,14 +44,23 @@ from wattbit.core.model import (
 from wattbit.core.signals import ForecastPoint, SignalReading
 from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names, records
-from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus, selects
-from wattbit.k8s.hints import WorkloadHints, read_hints
+from wattbit.k8s.capacity import (
+    NodeGpus,
+    PodGpus,
+    by_precedence,
+    node_gpus,
+    node_owners,
+    pod_gpus,
+    selects,
+)
+from wattbit.k8s.hints import WorkloadHints, read_hints_all
 from wattbit.k8s.objects import (
     PodView,
     WorkloadKind,
     WorkloadObject,
     is_job_pod,
     job_object,
+    parse_time,
     pod_object,
     pod_view,
 )
@@ -89,6 +98,8 @@ class RegionEntry:
     name: str
     spec: RegionSpec
     status: RegionStatus
+    created_at: datetime | None = None
+    """When two Regions select the same nodes, the earlier one has them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +145,7 @@ def region_entry(name: str, body: Mapping[str, Any]) -> RegionEntry:
         name=name,
         spec=RegionSpec.model_validate(dict(body.get("spec") or {})),
         status=RegionStatus.model_validate(dict(body.get("status") or {})),
+        created_at=parse_time((body.get("metadata") or {}).get("creationTimestamp")),
     )
 
 
@@ -415,20 +427,28 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
         )
     try:
         policy = choose_policy(obj, view.policies, builtin)
-        hints = read_hints(
-            pod_spec=obj.pod_spec,
-            pods=obj.pods,
-            annotations=obj.annotations,
-            created_at=obj.created_at,
-            default_gpu_power_watts=default_gpu_power_watts,
-            default_expected_duration_s=default_expected_duration_s,
-        )
     except InvalidWorkloadError as error:
         return replace(
             base,
             stage=Stage.INVALID,
             reason=_reason(error.reason),
             message=f"{error.reason}: {error.message}",
+        )
+    hints, errors = read_hints_all(
+        pod_spec=obj.pod_spec,
+        pods=obj.pods,
+        annotations=obj.annotations,
+        created_at=obj.created_at,
+        default_gpu_power_watts=default_gpu_power_watts,
+        default_expected_duration_s=default_expected_duration_s,
+    )
+    if hints is None:
+        # Every bad hint at once: fixing them one by one, a pass each, is no way to learn.
+        return replace(
+            base,
+            stage=Stage.INVALID,
+            reason=_reason(errors[0].reason),
+            message="; ".join(f"{error.reason}: {error.message}" for error in errors),
         )
     base = replace(base, hints=hints, policy=policy)
     if in_flight:
@@ -754,9 +774,13 @@ def region_snapshots(
     horizon: Horizon,
     default_kw_per_gpu: float,
 ) -> tuple[tuple[RegionSnapshot, ...], dict[str, dict[str, str]]]:
+    # Oldest first: where two Regions select a node, it is the earlier one's (the loops
+    # below give a node to the first selector that matches), and the later one has none.
     selectors = {
-        name: entry.spec.effective_node_selector(name) for name, entry in view.regions.items()
+        name: view.regions[name].spec.effective_node_selector(name)
+        for name in by_precedence({name: e.created_at for name, e in view.regions.items()})
     }
+    owners, overlaps = node_owners(selectors, view.nodes)
     usage = region_usage(view, managed, horizon, selectors, default_kw_per_gpu)
     snapshots: list[RegionSnapshot] = []
     for name, entry in sorted(view.regions.items()):
@@ -764,7 +788,7 @@ def region_snapshots(
         total = sum(
             node.allocatable_gpus
             for node in view.nodes
-            if node.schedulable and selects(selectors[name], node.labels)
+            if node.schedulable and owners.get(node.name) == name and name not in overlaps
         )
         if spec.capacity is not None and spec.capacity.gpus is not None:
             total = min(total, spec.capacity.gpus)
