@@ -2,8 +2,8 @@
 
 Regions read PowerSignals through the ``power_signals`` index (see regions.py);
 this timer only reports on each signal: the ``Accepted`` and ``Expired``
-conditions, the Regions it feeds, and one Warning Event when it expires or is
-rejected, so that an ignored signal never goes unnoticed.
+conditions, the Regions it feeds, and one Warning Event when it expires, is
+rejected or matches no Region, so that an ignored signal never goes unnoticed.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def report_power_signal(
     new_status.regions = sorted(fed)
 
     before = find_condition(previous.conditions, "Accepted")
-    if state in ("Expired", "Rejected") and (before is None or before.reason != reason):
+    # NoMatchingRegion too: a signal no Region reads is most often a typo in its target.
+    warned = state in ("Expired", "Rejected") or reason == "NoMatchingRegion"
+    if warned and (before is None or before.reason != reason):
         kopf.warn(body, reason=reason, message=f"PowerSignal {key}: {message}")
 
     dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
