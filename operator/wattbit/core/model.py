@@ -138,7 +138,6 @@ class Reason(StrEnum):
     NO_NODES = "NoNodes"
     REGION_UNAVAILABLE = "RegionUnavailable"
     INVALID_SPEC = "InvalidSpec"
-    INVALID_REFERENCE = "InvalidReference"
     REGION_NOT_FOUND = "RegionNotFound"
     """An APNLink end or a PlacementPolicy's allowed region names no Region."""
     OVERLAPPING_NODES = "OverlappingNodes"

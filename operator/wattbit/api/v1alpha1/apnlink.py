@@ -3,7 +3,7 @@
 Latency bounds which moves a policy allows; bandwidth and energy per gigabyte give the
 time and energy of moving a checkpoint, which a move must earn back. A reference to a
 Region that does not exist cannot be checked by CEL; the operator reports it with the
-``Ready=False, reason=InvalidReference`` condition.
+``Ready=False, reason=RegionNotFound`` condition and a Warning Event.
 
 Data definitions only.
 """
@@ -100,7 +100,7 @@ class APNLinkStatus(WattbitModel):
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """``metadata.generation`` last acted on."""
     conditions: ConditionList = Field(default_factory=list)
-    """``Ready`` (``InvalidReference`` when a Region does not exist)."""
+    """``Ready`` (``RegionNotFound`` when a Region it names does not exist)."""
     moves_completed: Annotated[int, Field(ge=0)] = 0
     """Moves whose checkpoint crossed this link."""
     recent_moves: Annotated[list[LinkMove], Field(max_length=MAX_RECENT_MOVES)] = Field(

@@ -118,7 +118,7 @@ class PlacementPolicyStatus(WattbitModel):
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """``metadata.generation`` last acted on."""
     conditions: ConditionList = Field(default_factory=list)
-    """``Ready`` (``InvalidReference`` when an allowed region does not exist)."""
+    """``Ready`` (``RegionNotFound`` when an allowed region does not exist)."""
 
 
 class PlacementPolicy(Resource):
