@@ -58,7 +58,7 @@ def main() -> int:
     summaries: list[str] = []
     reports: list[dict[str, object]] = []
     for path in paths:
-        rows, wall_s = run(load_scenario(path), reports, table=True)
+        rows, wall_s, _ = run(load_scenario(path), reports, table=True)
         summaries.extend(
             summarise(path.stem, rows[name], rows, wall_s)
             for name in ("wattbit", "wattbit-forecast-error")
@@ -86,8 +86,9 @@ small, a small absolute gap is a large share of it."""
 
 def run(
     scenario: Scenario, reports: list[dict[str, object]], *, table: bool
-) -> tuple[dict[str, PolicyRow], float]:
-    """One pass over every policy; print its table if asked."""
+) -> tuple[dict[str, PolicyRow], float, float | None]:
+    """One pass over every policy; print its table if asked. Returns the rows, the wall time
+    and the optimum's own price of its plan (None without an optimum)."""
     started = time.perf_counter()
     outcome = run_scenario(
         scenario, progress=lambda message: print(f"  {message}", file=sys.stderr)
@@ -101,7 +102,8 @@ def run(
         policy.pop("jobs", None)  # the schedules are for `simulate --json`, not the summary
     report.pop("signals", None)
     reports.append(report)
-    return {row.name: row for row in outcome.report.rows}, wall_s
+    plan_jpy = None if outcome.optimum is None else outcome.optimum.objective_jpy
+    return {row.name: row for row in outcome.report.rows}, wall_s, plan_jpy
 
 
 def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
@@ -113,12 +115,13 @@ def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
     fractions: dict[str, list[float]] = {"wattbit": [], "wattbit-forecast-error": []}
     misses = dict.fromkeys(fractions, 0)
     behind = dict.fromkeys(fractions, 0)
+    disagreeing = 0
     for index in range(count):
         season = seasons()[index % len(seasons())]
         regions = 3 + index % 4
         document = generate_scenario(season=season, regions=regions, jobs=jobs, seed=index + 1)
         scenario = parse_scenario(document, base_dir=ROOT)
-        rows, wall_s = run(scenario, reports, table=False)
+        rows, wall_s, plan_jpy = run(scenario, reports, table=False)
         for name, values in fractions.items():
             row = rows[name]
             print(summarise(scenario.name, row, rows, wall_s), flush=True)
@@ -127,6 +130,17 @@ def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
             misses[name] += row.deadline_misses
             behind[name] += not all(
                 row.adjusted_cost_jpy < rows[b].adjusted_cost_jpy for b in BASELINES
+            )
+        if plan_jpy is not None and "optimum" in rows:
+            # The yardstick: what replaying the optimum's plan costs against what its solver
+            # priced the plan at (issue 11: plan and replay must price moves alike).
+            replay_jpy = rows["optimum"].adjusted_cost_jpy
+            disagreeing += replay_jpy > plan_jpy * 1.01
+            share = rows["optimum"].fraction_of_optimum
+            print(
+                f"{scenario.name:<34} {'optimum (replayed)':<24} "
+                f"{'-' if share is None else f'{100 * share:.1f}%':>10}  replay costs "
+                f"{100 * (replay_jpy / plan_jpy - 1):+.2f}% over the optimum's plan"
             )
     for name, values in fractions.items():
         low, middle = min(values), statistics.median(values)
@@ -137,6 +151,10 @@ def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
             f"over {len(values)}; deadline misses {misses[name]}; behind a baseline in "
             f"{behind[name]}; target min >= {100 * target:.0f}%: {verdict}"
         )
+    print(
+        f"generated: the optimum's replay cost over 1 % more than its plan in {disagreeing} of "
+        f"{count} (every share is measured against the plan's lower bound)"
+    )
     print(f"generated scenarios took {time.perf_counter() - begun:.0f} s")
 
 
