@@ -47,6 +47,18 @@ class OperatorConfig(BaseModel):
     webhook_ca_file: str | None = None
     """PEM CA bundle that signed the serving certificate; becomes the configuration's caBundle."""
 
+    leader_election: bool = False
+    """Run for a Lease (`<namespace>/wattbit-operator`) so that, of several replicas, exactly
+    one acts on workloads and polls the feeds while all serve the webhook. The chart turns it
+    on; a single local process does not need it."""
+
+    pod_name: str | None = None
+    """This replica's identity in the Lease (the chart passes the pod name); the host name and
+    process id when unset."""
+
+    lease_duration_seconds: int = Field(default=15, ge=2, le=300)
+    """A holder that has not renewed for this long is replaced."""
+
     webhook_cert_check_seconds: float = Field(default=10.0, gt=0, le=3600)
     """How often the certificate files are re-read; a renewed certificate (cert-manager writes
     the Secret, the kubelet updates the mounted files) is served from the next check on,

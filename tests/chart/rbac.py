@@ -100,6 +100,10 @@ OPERATOR_CAN: list[Access] = [
     Access("list", "customresourcedefinitions.apiextensions.k8s.io"),
     Access("watch", "customresourcedefinitions.apiextensions.k8s.io"),
     Access("get", f"secrets/{SECRET_NAME}", RELEASE),
+    # handlers/leadership.py: the replicas' one Lease, in the release namespace.
+    Access("get", "leases.coordination.k8s.io/wattbit-operator", RELEASE),
+    Access("update", "leases.coordination.k8s.io/wattbit-operator", RELEASE),
+    Access("create", "leases.coordination.k8s.io", RELEASE),
 ]
 
 OPERATOR_CANNOT: list[Access] = [
@@ -121,6 +125,10 @@ OPERATOR_CANNOT: list[Access] = [
     Access("get", "secrets", "kube-system"),
     Access("list", "secrets", "kube-system"),
     Access("list", "secrets"),
+    # Leases: our one, in our namespace.
+    Access("update", "leases.coordination.k8s.io/kube-controller-manager", RELEASE),
+    Access("update", "leases.coordination.k8s.io/wattbit-operator", "kube-system"),
+    Access("delete", "leases.coordination.k8s.io/wattbit-operator", RELEASE),
     # Nodes and namespaces are read or left alone.
     Access("update", "nodes"),
     Access("patch", "nodes"),

@@ -72,6 +72,7 @@ LEFT_TO_DEFAULT = {
     "webhook_ca_file",
     "webhook_configuration_name",
     "webhook_cert_check_seconds",  # 10 s: a renewed certificate is served within it
+    "lease_duration_seconds",  # 15 s: client-go's default
 }
 
 
@@ -141,7 +142,8 @@ def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def env_of(docs: list[dict[str, Any]]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in operator_container(docs)["env"]}
+    env = operator_container(docs)["env"]
+    return {e["name"]: e.get("value") or f"<{e['valueFrom']}>" for e in env}
 
 
 def rules(docs: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -172,7 +174,8 @@ def test_default_render_objects(default: list[dict[str, Any]]) -> None:
     assert kinds == sorted(
         ["Deployment", "ServiceAccount", "Service", "MutatingWebhookConfiguration"]
         + ["ClusterRole"] * 3
-        + ["ClusterRoleBinding", "Role", "RoleBinding", "Certificate", "Issuer"]
+        + ["ClusterRoleBinding", "Certificate", "Issuer", "PodDisruptionBudget"]
+        + ["Role", "RoleBinding"] * 2
         + ["CustomResourceDefinition"] * 5
     )
     cluster_scoped = {
@@ -206,8 +209,19 @@ def test_security_context(default: list[dict[str, Any]]) -> None:
 
 def test_deployment_shape(default: list[dict[str, Any]]) -> None:
     deployment = one(default, "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["kubernetes.io/hostname"]
+    env = {e["name"]: e for e in operator_container(default)["env"]}
+    assert env["WATTBIT_LEADER_ELECTION"]["value"] == "true"
+    assert env["WATTBIT_POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    budget = one(default, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == deployment["spec"]["selector"]
     pod = deployment["spec"]["template"]["spec"]
     container = operator_container(default)
     assert container["command"] == [
@@ -583,7 +597,8 @@ def test_helm_lint(values: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+        ({"replica": 2}, "additional properties 'replica' not allowed"),
+        ({"replicas": 0}, "replicas"),
         ({"webhook": {"failurPolicy": "Fail"}}, "additional properties 'failurPolicy'"),
         ({"metrics": {"serviceMonitor": {"enable": True}}}, "additional properties 'enable'"),
         ({"webhook": {"failurePolicy": "Maybe"}}, "failurePolicy"),

@@ -6,6 +6,23 @@ Run with ``kopf run -m wattbit.handlers`` or ``python -m wattbit``.
 # startup first: its configure handler builds the context every other startup handler uses
 # (kopf runs startup handlers in the order they are registered).
 from wattbit.handlers import startup  # isort: skip
-from wattbit.handlers import indexes, loop, powersignals, references, regions, webhooks
+from wattbit.handlers import (
+    indexes,
+    leadership,
+    loop,
+    powersignals,
+    references,
+    regions,
+    webhooks,
+)
 
-__all__ = ["indexes", "loop", "powersignals", "references", "regions", "startup", "webhooks"]
+__all__ = [
+    "indexes",
+    "leadership",
+    "loop",
+    "powersignals",
+    "references",
+    "regions",
+    "startup",
+    "webhooks",
+]

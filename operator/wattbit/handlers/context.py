@@ -53,6 +53,10 @@ class OperatorContext:
     indexed: asyncio.Event | None = None
     """Set once kopf's indexes are fully populated (the first resource event proves it)."""
     event_loop: asyncio.AbstractEventLoop | None = None
+    leading: bool = True
+    """This replica holds the Lease (or runs alone): it acts on workloads and polls feeds."""
+    pass_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held through each reconcile pass, so that giving up the Lease waits for the pass."""
 
     def request_reconcile(self) -> None:
         """Ask for a reconcile pass soon; safe from any thread."""

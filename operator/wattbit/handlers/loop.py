@@ -30,7 +30,7 @@ from wattbit import metrics
 from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
-from wattbit.handlers.reconcile import Apis, reconcile
+from wattbit.handlers.reconcile import Apis, PassResult, reconcile
 from wattbit.k8s import names
 from wattbit.k8s.snapshots import ClusterView, RegionEntry, SnapshotSettings, region_entry
 
@@ -88,24 +88,12 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
             await asyncio.wait_for(context.wake.wait(), timeout=timeout)
         await asyncio.sleep(config.reconcile_debounce_seconds)
         context.wake.clear()
-        started = time.perf_counter()
-        try:
-            view = collect(context, indexes, datetime.now(UTC))
-            settings = SnapshotSettings(
-                builtin_policy=PlacementPolicySpec(
-                    carbon_price_jpy_per_tonne=config.default_carbon_price_jpy_per_tonne
-                ),
-                default_gpu_power_watts=float(config.default_gpu_power_watts),
-                default_expected_duration_s=float(config.default_expected_duration_seconds),
-                excluded_namespaces=frozenset(config.excluded_namespaces),
-            )
-            result = await asyncio.to_thread(reconcile, view, apis=apis, settings=settings)
-        except Exception:
-            logger.exception("reconcile pass failed; retrying on the next")
+        async with context.pass_lock:
+            # A standby keeps its indexes warm and acts only once it holds the Lease.
+            result = await _one_pass(context, indexes, apis) if context.leading else None
+        if result is None:
             wake_at = None
             continue
-        finally:
-            metrics.reconcile_seconds.observe(time.perf_counter() - started)
         wake_at = result.wake_at
         if result.actions or result.writes:
             logger.info(
@@ -117,6 +105,30 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
         if result.errors or result.actions:
             # Something was done or failed: look again soon rather than after a period.
             context.wake.set()
+
+
+async def _one_pass(
+    context: OperatorContext, indexes: dict[str, Any], apis: Apis
+) -> PassResult | None:
+    """One reconcile pass in a worker thread; None when it failed (logged)."""
+    config = context.config
+    started = time.perf_counter()
+    try:
+        view = collect(context, indexes, datetime.now(UTC))
+        settings = SnapshotSettings(
+            builtin_policy=PlacementPolicySpec(
+                carbon_price_jpy_per_tonne=config.default_carbon_price_jpy_per_tonne
+            ),
+            default_gpu_power_watts=float(config.default_gpu_power_watts),
+            default_expected_duration_s=float(config.default_expected_duration_seconds),
+            excluded_namespaces=frozenset(config.excluded_namespaces),
+        )
+        return await asyncio.to_thread(reconcile, view, apis=apis, settings=settings)
+    except Exception:
+        logger.exception("reconcile pass failed; retrying on the next")
+        return None
+    finally:
+        metrics.reconcile_seconds.observe(time.perf_counter() - started)
 
 
 def _values(index: Any, key: Any = ALL) -> list[Any]:

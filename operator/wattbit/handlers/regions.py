@@ -52,6 +52,8 @@ def refresh_region(
     **kwargs: Any,
 ) -> None:
     context: OperatorContext = memo["wattbit"]
+    if not context.leading:
+        return  # the Lease's holder polls the feeds and writes Region status
     nodes: kopf.Index[str, Any] = kwargs["nodes"]
     gpu_pods: kopf.Index[str, Any] = kwargs["gpu_pods"]
     power_signals: kopf.Index[str, Any] = kwargs["power_signals"]
