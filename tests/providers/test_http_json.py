@@ -226,3 +226,21 @@ def test_needs_one_feed_per_metric(session: requests.Session) -> None:
         _provider(session, feed, feed)
 
     assert caught.value.reason is ProblemReason.INVALID_CONFIG
+
+
+def test_one_feed_ahead_of_the_clock_is_skew_though_the_other_is_older(feed_server, session):
+    # observed_at is the oldest feed's time; a carbon feed an hour ahead must not hide there.
+    feed_server.reply("/carbon", body=_carbon_body(time="2026-04-01T04:00:00Z"))
+    feed_server.reply("/price", body={"value": 10, "at": "2026-04-01T02:55:00Z"})
+    price = HttpFeedSpec(
+        quantity=Quantity.PRICE,
+        url=feed_server.url + "/price",
+        unit=Unit.JPY_PER_KWH,
+        value_path="value",
+        timestamp_path="at",
+    )
+
+    error = _fail(_provider(session, _carbon_feed(feed_server.url), price))
+
+    assert error.reason is ProblemReason.CLOCK_SKEW
+    assert "carbon" in error.message

@@ -89,6 +89,16 @@ class HttpJsonProvider:
     def fetch(self, now: datetime) -> SignalReading:
         """GET every feed and combine them; the oldest feed timestamp is `observed_at`."""
         results = {feed.quantity: self._fetch_feed(feed, now) for feed in self.feeds}
+        for quantity, result in results.items():
+            # Each feed on its own: the oldest timestamp becomes observed_at, which would hide
+            # one feed's clock running ahead.
+            ahead_s = (result.observed_at - now).total_seconds()
+            if ahead_s > self.max_skew_seconds:
+                raise ProviderError(
+                    ProblemReason.CLOCK_SKEW,
+                    f"http: the {quantity} feed's timestamp is {ahead_s:.0f} s in the future "
+                    f"(allowed skew {self.max_skew_seconds:.0f} s)",
+                )
         carbon = results.get(Quantity.CARBON)
         price = results.get(Quantity.PRICE)
         renewable = results.get(Quantity.RENEWABLE)
