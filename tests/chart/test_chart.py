@@ -175,10 +175,13 @@ def test_default_render_objects(default: list[dict[str, Any]]) -> None:
         ["Deployment", "ServiceAccount", "Service", "MutatingWebhookConfiguration"]
         + ["ClusterRole"] * 3
         + ["ClusterRoleBinding", "Certificate", "Issuer", "PodDisruptionBudget"]
+        + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
         + ["Role", "RoleBinding"] * 2
         + ["CustomResourceDefinition"] * 5
     )
     cluster_scoped = {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "ClusterRole",
         "ClusterRoleBinding",
         "CustomResourceDefinition",
