@@ -164,13 +164,16 @@ def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) ->
 
 
 class QuietWakeUps(logging.Filter):
-    """Drop kopf's "Handler 'wake-on-...' succeeded." lines: the wake-ups run on every pod,
-    Job and record event (thousands a minute in a busy cluster) and say nothing a pass's
-    own log line does not."""
+    """Drop kopf's "... succeeded." lines for the routine handlers: the wake-ups run on every
+    pod, Job and record event (thousands a minute in a busy cluster), and a Region's refresh
+    every 5 s; they say nothing that a pass's own line, or the Region's line when its
+    signals or readiness change (handlers/regions.py), does not."""
+
+    ROUTINE = ("Handler 'wake-on-", "Timer 'refresh-region'", "Handler 'forget-region-metrics'")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (message.startswith("Handler 'wake-on-") and "succeeded" in message)
+        return not (message.startswith(self.ROUTINE) and "succeeded" in message)
 
 
 # ---------------------------------------------------------------- triggers

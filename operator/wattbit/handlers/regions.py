@@ -8,6 +8,7 @@ its last reading, goes stale after ``maxAgeSeconds``, and says why.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from wattbit.k8s.objects import parse_time
 from wattbit.k8s.snapshots import status_reading
 from wattbit.providers.base import ProviderError
 from wattbit.providers.external import ExternalSignal
+
+logger = logging.getLogger(__name__)
 
 # How often each Region is looked at; a feed itself is asked every refreshIntervalSeconds.
 REFRESH_INTERVAL_SECONDS = 5.0
@@ -122,6 +125,26 @@ def refresh_region(
     dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
     if dumped != dict(status):
         patch["status"] = dumped
+    said, says = region_summary(dict(status)), region_summary(dumped)
+    if said != says:
+        logger.info("region %s: %s", name, says)
+
+
+def region_summary(status: dict[str, Any]) -> str:
+    """The Region's values and readiness in one line: logged when it changes, not on every
+    refresh (the observation time moves on each one)."""
+    signals = status.get("signals") or {}
+    gpus = status.get("gpus") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    parts = [
+        f"{signals.get('carbonGramsPerKwh')} gCO2/kWh",
+        f"{signals.get('priceJpyPerKwh')} JPY/kWh",
+        f"{gpus.get('free')}/{gpus.get('total')} GPUs free",
+    ]
+    for kind in ("SignalsFresh", "Ready"):
+        condition = conditions.get(kind) or {}
+        parts.append(f"{kind}={condition.get('status')} ({condition.get('reason')})")
+    return ", ".join(parts)
 
 
 _WARNED_READY_REASONS = frozenset({Reason.OVERLAPPING_NODES.value, Reason.NO_NODES.value})
