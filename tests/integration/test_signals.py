@@ -385,3 +385,62 @@ def test_power_signal_curtailment_drives_region_status_and_next_placement(
             timeout=60,
             message=f"kyushu to be restored to static {carbon} g / {price} JPY",
         )
+
+
+def test_a_region_switched_to_external_is_stale_until_a_power_signal_and_reads_by_label(
+    kube: Kube, feed_region: str, namespace: str
+) -> None:
+    """Switched from replay to external with no PowerSignal yet, the Region does not serve
+    the replay's last values as fresh; with a signalSelector, a PowerSignal carrying the label
+    feeds it whatever region it names, and says so."""
+    name = feed_region
+    region_until(
+        kube,
+        name,
+        lambda s: condition(s, "SignalsFresh").get("status") == "True",
+        timeout=60,
+        message="fresh on the replay",
+    )
+    external = {
+        "provider": "external",
+        "external": {"signalSelector": {"matchLabels": {"feed": "tohoku-utility"}}},
+    }
+    kube.kubectl(
+        "patch", "region", name, "--type=merge", "-p", json.dumps({"spec": {"signals": external}})
+    )
+    stale = region_until(
+        kube,
+        name,
+        lambda s: condition(s, "SignalsFresh").get("status") == "False",
+        timeout=30,
+        message="stale once switched, with no PowerSignal",
+    )
+    assert condition(stale, "SignalsFresh")["reason"] == "NoData"
+    assert not stale.get("signals")  # the replay's values are neither shown nor used
+
+    now = datetime.now(UTC)
+    labelled = power_signal(
+        "labelled-feed",
+        valid_from=now - timedelta(minutes=1),
+        valid_until=now + timedelta(hours=1),
+        carbon=77,
+        price="7.7",
+    )
+    labelled["metadata"]["labels"] = {"feed": "tohoku-utility"}  # names kyushu, not this one
+    kube.create(labelled, namespace=namespace)
+    fed = region_until(
+        kube,
+        name,
+        lambda s: condition(s, "SignalsFresh").get("status") == "True",
+        timeout=30,
+        message="fresh from the labelled PowerSignal",
+    )
+    assert fed["signals"]["carbonGramsPerKwh"] == 77
+    signal_status = wait_until(
+        lambda: (kube.get("powersignal", "labelled-feed", namespace).get("status") or {}).get(
+            "regions"
+        ),
+        timeout=30,
+        message="the PowerSignal to say which Region it feeds",
+    )
+    assert name in signal_status

@@ -151,7 +151,7 @@ def test_from_power_signal() -> None:
         {
             "apiVersion": "wattbit.io/v1alpha1",
             "kind": "PowerSignal",
-            "metadata": {"name": "kyuden-noon", "namespace": "grid"},
+            "metadata": {"name": "kyuden-noon", "namespace": "grid", "labels": {"feed": "ky"}},
             "spec": {
                 "gridArea": "JP-KY",
                 "source": "kyuden-curtailment-feed",
@@ -173,9 +173,32 @@ def test_from_power_signal() -> None:
     signal = from_power_signal(resource, namespace="grid", name="kyuden-noon")
     selection = _select(signal)
 
+    assert signal.labels == {"feed": "ky"}  # a Region's signalSelector reads them
     assert selection.reading is not None
     assert selection.reading.carbon_g_per_kwh == 110.0
     assert selection.reading.price_jpy_per_kwh == 0.01
     assert selection.reading.forecast[0].carbon_g_per_kwh == 120.0
     assert selection.reading.forecast[0].price_jpy_per_kwh is None
     assert selection.reading.windows[0].kind is WindowKind.CURTAILMENT
+
+
+def test_a_selector_chooses_by_label_whatever_region_the_signal_names() -> None:
+    # The Region's signalSelector is the rule: a utility's labelled feed for a grid area
+    # other than the Region's own, or for another region name, still counts.
+    signals = (
+        _signal("labelled", region=None, grid_area="JP-TK", labels={"feed": "kyuden"}),
+        _signal("named-only", start_hours=-0.2),  # names this region, but no label
+    )
+
+    selection = _select(*signals, label_filter=lambda labels: labels.get("feed") == "kyuden")
+
+    assert selection.chosen == "grid/labelled"
+
+
+def test_without_a_selector_a_signal_counts_by_its_region_or_grid_area() -> None:
+    signals = (
+        _signal("elsewhere", region="tokyo", labels={"feed": "kyuden"}),
+        _signal("area", region=None, grid_area="JP-KY", start_hours=-0.5),
+    )
+
+    assert _select(*signals).chosen == "grid/area"

@@ -18,7 +18,7 @@ from wattbit.api.v1alpha1.powersignal import PowerSignalStatus
 from wattbit.api.v1alpha1.region import RegionSpec
 from wattbit.api.v1alpha1.signals import ExternalSignals, ProviderKind
 from wattbit.handlers.indexes import ALL
-from wattbit.providers.external import ExternalProvider, ExternalSignal
+from wattbit.providers.external import ExternalProvider, ExternalSignal, considered
 from wattbit.providers.registry import external_provider
 
 REPORT_INTERVAL_SECONDS = 10.0
@@ -140,7 +140,10 @@ def _considered(
     signal: ExternalSignal, region: str, grid_area: str, provider: ExternalProvider
 ) -> bool:
     """Whether the Region's provider looks at this signal at all (target and filters)."""
-    targets = signal.region == region if signal.region else signal.grid_area == grid_area
-    in_namespace = provider.namespaces is None or signal.namespace in provider.namespaces
-    labelled = provider.label_filter is None or provider.label_filter(signal.labels)
-    return targets and in_namespace and labelled
+    return considered(
+        signal,
+        region=region,
+        grid_area=grid_area,
+        namespaces=provider.namespaces,
+        label_filter=provider.label_filter,
+    )

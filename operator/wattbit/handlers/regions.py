@@ -124,7 +124,9 @@ def refresh_region(
 
     dumped = new_status.model_dump(by_alias=True, mode="json", exclude_none=True)
     if dumped != dict(status):
-        patch["status"] = dumped
+        # A merge patch: a field dropped from the status (signals of a replaced source) is
+        # removed only by an explicit null.
+        patch["status"] = dumped | {key: None for key in dict(status) if key not in dumped}
     said, says = region_summary(dict(status)), region_summary(dumped)
     if said != says:
         logger.info("region %s: %s", name, says)
@@ -205,7 +207,10 @@ def _refresh_signals(
         metrics.provider_errors_total.labels(
             region=name, provider=region_spec.signals.provider.value, reason=error.reason.value
         ).inc()
-        last = status_reading(previous)
+        feed = context.feeds[name]
+        if feed.status_is_stale_config:
+            new_status.signals = None  # the replaced source's values: neither shown nor used
+        last = feed.last_reading(status_reading(previous))
         fresh = last is not None and is_fresh(last, now, max_age_seconds)
         consequence = (
             "keeping the last reading, still within maxAge"
@@ -227,7 +232,7 @@ def _refresh_signals(
             context.readings[name] = reading  # decisions read the feed's own values
             new_status.signals = signal_reading.to_status(reading)
             _record_metrics(name, reading, now)
-        latest = reading or status_reading(previous)
+        latest = reading or context.feeds[name].last_reading(status_reading(previous))
         fresh = latest is not None and is_fresh(latest, now, max_age_seconds)
         backing_off = reading is None
         if fresh and latest is not None and not backing_off:

@@ -39,6 +39,13 @@ class RegionFeed:
     backoff: BackoffState = field(default_factory=BackoffState)
     fetched_at: datetime | None = None
     """Last successful fetch; the next waits for ``refreshIntervalSeconds``."""
+    status_is_stale_config: bool = False
+    """The Region's status still shows a reading from its previous signal configuration
+    (it was switched to another provider or source): never served as fresh."""
+
+    def last_reading(self, recorded: SignalReading | None) -> SignalReading | None:
+        """The reading on record, unless it came from a configuration since replaced."""
+        return None if self.status_is_stale_config else recorded
 
 
 # Reasons after which the provider is rebuilt on the next attempt: a rotated Secret or
@@ -66,7 +73,12 @@ def fetch(
     config_key = json.dumps(spec.signals.model_dump(mode="json"), sort_keys=True) + spec.grid_area
     feed = context.feeds.get(region)
     if feed is None or feed.config_key != config_key:
-        feed = context.feeds[region] = RegionFeed(config_key=config_key)
+        replaced = feed is not None
+        feed = context.feeds[region] = RegionFeed(
+            config_key=config_key, status_is_stale_config=replaced
+        )
+        if replaced:
+            context.readings.pop(region, None)  # the old source's values are not this one's
     else:
         if not feed.backoff.may_attempt(now):
             return None
@@ -96,6 +108,7 @@ def fetch(
         raise
     feed.backoff = feed.backoff.after_success()
     feed.fetched_at = now
+    feed.status_is_stale_config = False
     return reading
 
 

@@ -98,6 +98,7 @@ def from_power_signal(resource: PowerSignal, *, namespace: str, name: str) -> Ex
         valid_until=spec.valid_until,
         region=spec.region,
         grid_area=spec.grid_area,
+        labels={str(k): str(v) for k, v in (resource.metadata.get("labels") or {}).items()},
         observation=None if spec.observation is None else values(spec.observation),
         forecast=tuple((point.start, values(point)) for point in spec.forecast),
         windows=tuple(
@@ -105,6 +106,24 @@ def from_power_signal(resource: PowerSignal, *, namespace: str, name: str) -> Ex
             for event in spec.events
         ),
     )
+
+
+def considered(
+    signal: ExternalSignal,
+    *,
+    region: str,
+    grid_area: str,
+    namespaces: frozenset[str] | None,
+    label_filter: Callable[[Mapping[str, str]], bool] | None,
+) -> bool:
+    """Whether a Region looks at this PowerSignal at all: by its labels when the Region has a
+    `signalSelector` (whatever region it names), else by its region or grid area; and only
+    from the Region's namespaces when it lists some."""
+    if namespaces is not None and signal.namespace not in namespaces:
+        return False
+    if label_filter is not None:
+        return label_filter(signal.labels)
+    return _applies(signal, region=region, grid_area=grid_area)
 
 
 def _applies(signal: ExternalSignal, *, region: str, grid_area: str) -> bool:
@@ -151,11 +170,13 @@ def select_external(
     rejected: list[tuple[str, str]] = []
     valid: list[ExternalSignal] = []
     for signal in signals:
-        if not _applies(signal, region=region, grid_area=grid_area):
-            continue
-        if namespaces is not None and signal.namespace not in namespaces:
-            continue
-        if label_filter is not None and not label_filter(signal.labels):
+        if not considered(
+            signal,
+            region=region,
+            grid_area=grid_area,
+            namespaces=namespaces,
+            label_filter=label_filter,
+        ):
             continue
         if signal.valid_until <= now:
             expired.append(signal.key)

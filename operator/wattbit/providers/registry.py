@@ -233,14 +233,15 @@ def external_provider(
     selector = config.signal_selector
 
     def label_filter(labels: Mapping[str, str]) -> bool:
-        return selector is None or selector.matches(dict(labels))
+        return selector is not None and selector.matches(dict(labels))
 
     return ExternalProvider(
         region=region,
         grid_area=grid_area,
         signals=signals,
         namespaces=None if config.namespaces is None else frozenset(config.namespaces),
-        label_filter=label_filter,
+        # With a selector, PowerSignals count by label, not by the region they name.
+        label_filter=None if selector is None else label_filter,
     )
 
 
