@@ -105,9 +105,11 @@ def _scenario(kube: Kube, namespace: str) -> Scenario:
             status = (found or {}).get("status") or {}
             if status.get("decision") not in PLACED or status.get("region") != "kyushu":
                 return False
+            if not status.get("receipt"):
+                return False
         return True
 
-    wait_until(decided, timeout=60, message="both Jobs to be placed")
+    wait_until(decided, timeout=60, message="both Jobs to be placed, with their receipts")
     return Scenario(kube=kube, namespace=namespace)
 
 
@@ -174,6 +176,7 @@ def test_list_in_every_format_with_filters(scenario: Scenario) -> None:
     ns = ("-n", scenario.namespace)
     table = scenario.ok("list", *ns)
     assert table.splitlines()[0].split()[:3] == ["WORKLOAD", "REGION", "STATE"]
+    assert "SAVED KGCO2" in table
     assert "job/train" in table
     assert "job/batch-run" in table
     assert "POLICY" in scenario.ok("list", "-o", "wide", *ns)
@@ -189,6 +192,23 @@ def test_list_in_every_format_with_filters(scenario: Scenario) -> None:
     empty = scenario.run("list", "--for", "tokyo", *ns)
     assert (empty.returncode, empty.stdout) == (0, "")
     assert "No managed workloads found" in empty.stderr
+
+
+def test_receipt_in_every_format_and_csv(scenario: Scenario) -> None:
+    ns = ("-n", scenario.namespace)
+    text = scenario.ok("receipt", "train", *ns)
+    for expected in ("Receipt of Job", "Counterfactual:", "Check:", "Hours:", "Assumptions:"):
+        assert expected in text
+    assert "ADJUSTED JPY" in scenario.ok("receipt", "job/train", "-o", "wide", *ns)
+    doc = scenario.json("receipt", "train", *ns)
+    assert doc["check"]["agrees"] is True
+    assert {h["region"] for h in doc["hours"] + doc["open"]} == {"kyushu"}
+    assert doc["stored"]["method"] == scenario.yaml("receipt", "train", *ns)["method"]
+    rows = scenario.ok("receipt", "train", "--csv", *ns).splitlines()
+    assert rows[0].startswith("ledger,start,end,region,gpus")
+    assert len(rows) > 1
+    assert "not found" in scenario.fails(1, "receipt", "nope", *ns)
+    assert "--csv and -o" in scenario.fails(2, "receipt", "train", "--csv", "-o", "json", *ns)
 
 
 def test_bad_usage_exits_2_with_one_line(scenario: Scenario) -> None:

@@ -160,7 +160,7 @@ def explain(
 
 
 def _kv(mapping: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in mapping.items()) or NONE
+    return "\n".join(f"{k}={v}" for k, v in mapping.items()) or NONE
 
 
 def _workload_text(w: Mapping[str, Any]) -> str:
@@ -256,6 +256,10 @@ def _record_text(r: Mapping[str, Any] | None, found: Found, now: datetime, wide:
     return text
 
 
+def _percent(value: float | None) -> str:
+    return NONE if value is None else f"{number(value, 0)}%"
+
+
 def _region_text(item: Mapping[str, Any] | None, name: str | None) -> str:
     if name is None:
         return "Region\n  none chosen"
@@ -270,7 +274,7 @@ def _region_text(item: Mapping[str, Any] | None, name: str | None) -> str:
             "Signals",
             f"{number(item['carbonGramsPerKwh'], 0)} gCO2/kWh, "
             f"{number(item['priceJpyPerKwh'], 2)} JPY/kWh, renewables "
-            f"{number(item['renewablePercent'], 0)}%, curtailment {yes_no(item['curtailment'])}",
+            f"{_percent(item['renewablePercent'])}, curtailment {yes_no(item['curtailment'])}",
         ),
         (
             "Freshness",

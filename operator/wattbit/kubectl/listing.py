@@ -21,7 +21,7 @@ from wattbit.k8s.objects import parse_time
 from wattbit.kubectl.args import Output
 from wattbit.kubectl.cluster import Body, Reader
 from wattbit.kubectl.errors import PluginError
-from wattbit.kubectl.formatting import NONE, age, timestamp
+from wattbit.kubectl.formatting import NONE, age, number, timestamp
 from wattbit.kubectl.output import Reply, dump, table
 from wattbit.kubectl.workloads import parse_status
 
@@ -61,6 +61,9 @@ def row(body: Body, now: datetime) -> dict[str, Any]:
         "decidedAt": timestamp(status.decided_at) if status and status.decided_at else None,
         "ageSeconds": None if created is None else round((now - created).total_seconds()),
         "message": status.message if status else None,
+        "carbonKg": status.totals.carbon_kg if status and status.totals else None,
+        "savedCarbonKg": status.savings.carbon_kg if status and status.savings else None,
+        "savedJpy": status.savings.cost_jpy if status and status.savings else None,
     }
 
 
@@ -75,9 +78,9 @@ def render(items: Sequence[dict[str, Any]], output: Output | None, *, all_namesp
         return dump({"kind": "ManagedWorkloadList", "items": list(items)}, output)
     wide = output is Output.WIDE
     headers = ["NAMESPACE"] if all_namespaces else []
-    headers += ["WORKLOAD", "REGION", "STATE", "REASON", "START", "AGE"]
+    headers += ["WORKLOAD", "REGION", "STATE", "REASON", "START", "KGCO2", "SAVED KGCO2", "AGE"]
     if wide:
-        headers += ["MOVES", "POLICY", "DECIDED", "RECORD"]
+        headers += ["SAVED JPY", "MOVES", "POLICY", "DECIDED", "RECORD"]
     rows = []
     for item in items:
         cells = [item["namespace"] or ""] if all_namespaces else []
@@ -92,10 +95,13 @@ def render(items: Sequence[dict[str, Any]], output: Output | None, *, all_namesp
             item["state"] or NONE,
             item["reason"] or NONE,
             item["plannedStart"] or NONE,
+            number(item["carbonKg"], 3),
+            number(item["savedCarbonKg"], 3),
             NONE if item["ageSeconds"] is None else age(item["ageSeconds"]),
         ]
         if wide:
             cells += [
+                number(item["savedJpy"], 1),
                 str(item["moves"]),
                 item["policy"] or f"({DEFAULT_POLICY_NAME})",
                 item["decidedAt"] or NONE,

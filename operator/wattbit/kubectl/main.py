@@ -51,7 +51,9 @@ def dispatch(args: argparse.Namespace, reader: Reader, now: datetime) -> Reply:
         )
     from wattbit.kubectl import receipt
 
-    return receipt.run(reader, args.workload, namespace=args.namespace, output=output, csv=args.csv)
+    return receipt.run(
+        reader, args.workload, namespace=args.namespace, output=output, csv=args.csv, now=now
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

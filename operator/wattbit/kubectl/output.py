@@ -55,10 +55,14 @@ def dump(data: Any, output: Output) -> str:
 
 
 def section(title: str, fields: Sequence[tuple[str, str]], indent: int = 2) -> str:
-    """A titled block of ``Label: value`` lines, labels aligned (``kubectl describe``)."""
+    """A titled block of ``Label: value`` lines, labels aligned (``kubectl describe``); a
+    value's further lines are indented to the values' column."""
     pad = max((len(label) for label, _ in fields), default=0) + 2
     lines = [title]
-    lines.extend(" " * indent + f"{label}:".ljust(pad) + value for label, value in fields)
+    for label, value in fields:
+        first, *rest = value.split("\n") or [""]
+        lines.append(" " * indent + f"{label}:".ljust(pad) + first)
+        lines.extend(" " * (indent + pad) + line for line in rest)
     return "\n".join(lines)
 
 
