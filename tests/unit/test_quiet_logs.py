@@ -20,6 +20,8 @@ def record(message: str) -> logging.LogRecord:
     [
         ("Handler 'wake-on-pod' succeeded.", False),
         ("Timer 'refresh-region' succeeded.", False),
+        ("Timer 'check-apn-link' succeeded.", False),
+        ("Timer 'check-placement-policy' succeeded.", False),
         ("Handler 'forget-region-metrics' succeeded.", False),
         ("Timer 'refresh-region' failed with an exception. Will retry.", True),
         ("Handler 'hold-job' succeeded.", True),

@@ -167,9 +167,16 @@ class QuietWakeUps(logging.Filter):
     """Drop kopf's "... succeeded." lines for the routine handlers: the wake-ups run on every
     pod, Job and record event (thousands a minute in a busy cluster), and a Region's refresh
     every 5 s; they say nothing that a pass's own line, or the Region's line when its
-    signals or readiness change (handlers/regions.py), does not."""
+    signals or readiness change (handlers/regions.py), does not. Nor do the 10 s checks of
+    APNLinks and PlacementPolicies (handlers/references.py: a change is an Event)."""
 
-    ROUTINE = ("Handler 'wake-on-", "Timer 'refresh-region'", "Handler 'forget-region-metrics'")
+    ROUTINE = (
+        "Handler 'wake-on-",
+        "Timer 'refresh-region'",
+        "Handler 'forget-region-metrics'",
+        "Timer 'check-apn-link'",
+        "Timer 'check-placement-policy'",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

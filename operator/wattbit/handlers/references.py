@@ -6,8 +6,9 @@ it: ``Ready=False, reason=RegionNotFound`` naming the missing Regions, and one W
 when that becomes so; ``Ready=True`` once they all exist. A timer looks again every few seconds,
 so a Region created or deleted later is noticed without touching the link or policy. Only
 ``status.conditions`` and ``status.observedGeneration`` are written (the reconcile loop writes
-an APNLink's move counts), and only when they change. It decides nothing about placement:
-the planner already leaves out links whose ends are missing and regions that do not exist.
+an APNLink's move counts), only when they change, and only by the operator holding the Lease.
+It decides nothing about placement: the planner already leaves out links whose ends are
+missing and regions that do not exist.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from wattbit.api.conditions import find_condition, set_status_condition
 from wattbit.api.v1alpha1.apnlink import APNLinkSpec, APNLinkStatus
 from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec, PlacementPolicyStatus
 from wattbit.core.model import Reason
+from wattbit.handlers.context import OperatorContext
 
 CHECK_INTERVAL_SECONDS = 10.0
 """How often each APNLink and PlacementPolicy is looked at: a Region that appears or goes is
@@ -81,8 +83,16 @@ def policy_readiness(spec: PlacementPolicySpec, regions: Iterable[str]) -> tuple
     initial_delay=0.5,
 )
 def check_apn_link(
-    *, body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch, **kwargs: Any
+    *,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: Any,
+    **kwargs: Any,
 ) -> None:
+    if not _leading(memo):
+        return
     regions: kopf.Index[str, Any] = kwargs["regions"]
     try:
         link_spec = APNLinkSpec.model_validate(dict(spec))
@@ -101,8 +111,16 @@ def check_apn_link(
     initial_delay=0.5,
 )
 def check_placement_policy(
-    *, body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch, **kwargs: Any
+    *,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: Any,
+    **kwargs: Any,
 ) -> None:
+    if not _leading(memo):
+        return
     regions: kopf.Index[str, Any] = kwargs["regions"]
     try:
         policy_spec = PlacementPolicySpec.model_validate(dict(spec))
@@ -110,6 +128,12 @@ def check_placement_policy(
         _report(body, status, patch, (False, Reason.INVALID_SPEC.value, str(error)[:1000]))
         return
     _report(body, status, patch, policy_readiness(policy_spec, regions.keys()))
+
+
+def _leading(memo: Any) -> bool:
+    """Only the Lease's holder writes status (a standby keeps quiet, as for Regions)."""
+    context: OperatorContext = memo["wattbit"]
+    return context.leading
 
 
 def _report(
