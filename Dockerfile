@@ -33,8 +33,10 @@ RUN python -m pip wheel --wheel-dir /wheels . \
 
 FROM ${PYTHON_IMAGE}
 # The base's own pip, setuptools and wheel are build tools: the operator needs none of them.
+# pip exits 0 when it cannot remove a package, hence the check that pip is really gone.
 RUN python -m pip uninstall -y pip setuptools wheel \
- && rm -rf /root/.cache
+ && rm -rf /root/.cache \
+ && ! python -c "import pip" 2>/dev/null
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
