@@ -17,6 +17,8 @@
 #   skopeo inspect docker://docker.io/library/python:3.11.14-slim-bookworm)
 #   docker build --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest> .
 # and commit that value below. Python 3.11 on bookworm, as the CI and the Debian route use.
+# The tag was chosen without a registry to ask (none is reachable where this was written):
+# check that it exists, or take the newest 3.11.x-slim-bookworm, when you pin the digest.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
