@@ -9,7 +9,6 @@ Skipped: the kopf event handler itself (integration tests run it).
 from __future__ import annotations
 
 import copy
-import logging
 from typing import Any
 
 import pytest
@@ -67,15 +66,3 @@ def test_a_refresh_that_changes_nothing_decisions_read_keeps_the_gist(
 )
 def test_what_decisions_read_changes_the_gist(path: list[str], value: Any) -> None:
     assert region_gist(changed(path, value)) != region_gist(REGION)
-
-
-def test_wake_up_successes_are_not_logged_but_everything_else_is() -> None:
-    from wattbit.handlers.loop import QuietWakeUps  # noqa: PLC0415 - the one test of it
-
-    def record(message: str) -> logging.LogRecord:
-        return logging.LogRecord("kopf.objects", logging.INFO, __file__, 1, message, None, None)
-
-    quiet = QuietWakeUps()
-    assert not quiet.filter(record("Handler 'wake-on-pod' succeeded."))
-    assert quiet.filter(record("Handler 'wake-on-pod' failed with an exception."))
-    assert quiet.filter(record("Timer 'refresh-region' succeeded."))
