@@ -209,6 +209,14 @@ echo >&2
 kubectl get events -n ml-team --field-selector involvedObject.name=llm-sft \
   -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message >&2
 kubectl get pods -n ml-team -o custom-columns=POD:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase >&2
+step "kubectl wattbit: the managed workloads, the chain behind the move, and its receipt"
+wattbit_plugin() { "$WATTBIT_VENV/bin/kubectl-wattbit" --kubeconfig "$KUBECONFIG" "$@" >&2; }
+wattbit_plugin list -n ml-team
+echo >&2
+wattbit_plugin explain job/llm-sft -n ml-team
+echo >&2
+wattbit_plugin receipt llm-sft -n ml-team
+
 printf '\n\033[1mllm-eval waited for the curtailment and runs in %s; llm-sft moved from %s to %s\033[0m\n' \
   "$(record llm-eval '{.status.region}')" "$sft_from" "$(record llm-sft '{.status.migration.toRegion}')"
 printf '\nThe cluster is still up: export KUBECONFIG=%s; stop it with hack/cluster-down.sh\n' "$KUBECONFIG"
