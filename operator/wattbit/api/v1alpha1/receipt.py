@@ -210,8 +210,8 @@ class MoveRecord(WattbitModel):
             cost_jpy=move.cost_jpy,
         )
 
-    def move(self) -> Move:
-        return Move(
+    def compact_move(self) -> CompactMove:
+        return CompactMove(
             from_region=self.from_region,
             to_region=self.to_region,
             at=self.at,
@@ -219,8 +219,25 @@ class MoveRecord(WattbitModel):
             transfer_s=self.transfer_seconds,
             transfer_energy_kwh=self.transfer_energy_kwh,
             signals=self.signals.core(),
-            idle=expand_runs(r.run() for r in self.idle),
+            idle=tuple(r.run() for r in self.idle),
             work_redone_s=self.work_redone_seconds,
+            energy_kwh=self.energy_kwh,
+            carbon_g=self.carbon_grams,
+            cost_jpy=self.cost_jpy,
+        )
+
+    def move(self) -> Move:
+        stored = self.compact_move()
+        return Move(
+            from_region=stored.from_region,
+            to_region=stored.to_region,
+            at=stored.at,
+            checkpoint_gb=stored.checkpoint_gb,
+            transfer_s=stored.transfer_s,
+            transfer_energy_kwh=stored.transfer_energy_kwh,
+            signals=stored.signals,
+            idle=expand_runs(stored.idle),
+            work_redone_s=stored.work_redone_s,
         )
 
 
@@ -392,23 +409,7 @@ class ReceiptStatus(WattbitModel):
             ),
             waited_s=self.waited_seconds,
             intervals=tuple(r.run() for r in self.intervals),
-            moves=tuple(
-                CompactMove(
-                    from_region=m.from_region,
-                    to_region=m.to_region,
-                    at=m.at,
-                    checkpoint_gb=m.checkpoint_gigabytes,
-                    transfer_s=m.transfer_seconds,
-                    transfer_energy_kwh=m.transfer_energy_kwh,
-                    signals=m.signals.core(),
-                    idle=tuple(r.run() for r in m.idle),
-                    work_redone_s=m.work_redone_seconds,
-                    energy_kwh=m.energy_kwh,
-                    carbon_g=m.carbon_grams,
-                    cost_jpy=m.cost_jpy,
-                )
-                for m in self.moves
-            ),
+            moves=tuple(m.compact_move() for m in self.moves),
             counterfactual=tuple(r.run() for r in self.counterfactual),
         )
 
