@@ -12,6 +12,7 @@ The cluster admin may still make the denied changes: the policy binds only the o
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from collections.abc import Iterator
@@ -154,15 +155,18 @@ def test_the_operator_may_change_only_placement_on_workloads(
     kube.create(job("target"), namespace=namespace)
     kube.create(pod("target"), namespace=namespace)
 
-    # The policy is compiled asynchronously: wait until it denies.
-    kind, body, _ = DENIED[0]
-    wait_until(
-        lambda: (
-            "ValidatingAdmissionPolicy" in patch(kube, operator_user, kind, namespace, body).stderr
-        ),
-        timeout=60,
-        message="the policy to be in force",
-    )
+    # The policy is compiled asynchronously: wait until it denies. Each probe sets a new label
+    # value, since a probe that lands before the policy would make a repeat of itself a no-op
+    # that the policy then has no reason to deny.
+    probes = itertools.count()
+
+    def denied() -> bool:
+        body = {"metadata": {"labels": {"team": f"probe-{next(probes)}"}}}
+        return (
+            "ValidatingAdmissionPolicy" in patch(kube, operator_user, "job", namespace, body).stderr
+        )
+
+    wait_until(denied, timeout=120, message="the policy to be in force")
     for kind, body, says in DENIED:
         result = patch(kube, operator_user, kind, namespace, body)
         assert result.returncode != 0, (kind, body)
