@@ -62,18 +62,18 @@ def parse_dataset(document: Any) -> dict[str, GridProfile]:
         if not isinstance(raw, dict):
             raise DatasetError(f"dataset {area}: expected a mapping")
         placeholder = raw.get("price_placeholder_jpy_per_kwh")
+        seasons: dict[str, SeasonProfile] = {}
+        for season in Season:
+            if season.value not in raw:
+                raise DatasetError(f"{area}.{season}: missing profile")
+            seasons[season.value] = _season(raw[season.value], where=f"{area}.{season}")
         try:
             profiles[str(area)] = GridProfile(
                 area=str(area),
                 name=str(raw.get("name", area)),
-                spring_weekday=_season(
-                    raw.get(Season.SPRING_WEEKDAY.value), where=f"{area}.spring_weekday"
-                ),
-                winter_weekday=_season(
-                    raw.get(Season.WINTER_WEEKDAY.value), where=f"{area}.winter_weekday"
-                ),
                 price_placeholder_jpy_per_kwh=None if placeholder is None else float(placeholder),
+                **seasons,
             )
-        except ValueError as error:
+        except (TypeError, ValueError) as error:
             raise DatasetError(f"dataset {area}: {error}") from error
     return profiles

@@ -1,8 +1,9 @@
 """The replay model: a seeded, deterministic Japan-grid signal for any region and instant.
 
-This module's one job is to turn hourly area profiles (carbon and JEPX-style price for a spring
-and a winter weekday, floor-price probabilities, curtailment hours) into a current reading and
-a forecast, with noise that is a pure function of (seed, area, season, simulated hour).
+This module's one job is to turn hourly area profiles (carbon and JEPX-style price for a
+weekday and a weekend/holiday day in each of the four seasons, floor-price probabilities,
+curtailment hours) into a current reading and a forecast, with noise that is a pure function of
+(seed, area, season, simulated hour).
 
 Model (japan-grid.md §8.5, "Notes for the simulator"):
 
@@ -12,18 +13,22 @@ Model (japan-grid.md §8.5, "Notes for the simulator"):
   time is real time; with 1440 a simulated day passes in one real minute. Every region with the
   same settings sees the same simulated instant, across restarts. Values step per simulated
   hour (the profiles are hourly means).
-- **Season.** Fixed by the settings, or by the simulated month when `season` is None:
-  December-February use the winter weekday profile, all other months the spring one (only two
-  profiles ship; summer and autumn reuse spring). Weekends use the weekday profile.
+- **Season.** Fixed by the settings (one day profile for every day), or by the simulated JST
+  date when `season` is None: the month picks the season (December-February winter,
+  March-May spring, June-August summer, September-November autumn) and Saturdays and Sundays
+  take that season's weekend/holiday profile. National holidays are not recognised (no
+  holiday calendar is a dependency): a holiday on a weekday replays as a weekday.
 - **Price.** `mean * (1 + sd * (c * system_shock + sqrt(1 - c^2) * area_shock))`, with one
   standard-normal system shock per hour shared by every area, one area shock per area and hour,
-  both clipped to ±3 sd. In surplus areas (those whose profile has floor probabilities, spring
-  only) a Bernoulli draw per hour sets the price to the 0.01 JPY/kWh floor; a sunny day raises
-  that probability and a dull day lowers it; off-floor hours are drawn around the off-floor
+  both clipped to ±3 sd. In surplus areas (the profiles with floor probabilities: Hokkaido,
+  Tohoku, Shikoku and Kyushu outside winter, only Shikoku in summer) a Bernoulli draw per hour
+  sets the price to the 0.01 JPY/kWh floor; a sunny day raises that probability and a dull day
+  lowers it; off-floor hours are drawn around the off-floor
   mean, so the long-run hourly mean stays the profile's. The price never goes below the floor.
 - **Carbon.** A small hourly shock, plus a day-level weather shock at midday hours (sunny:
   lower, dull: higher), as a share of the profile value.
-- **Curtailment.** True in an area's listed curtailment hours (spring) and whenever the price
+- **Curtailment.** True in an area's listed curtailment hours (spring weekdays and
+  weekends; on weekends also wherever the floor price is the median) and whenever the price
   is at the floor (curtailment and floor prices are the same surplus, japan-grid.md §3).
 - **Forecast.** One point per simulated hour, from the one covering `now` until at least
   `forecast_horizon_hours` hours past `now`, from the same model: `actual * (1 + e)` with
@@ -42,7 +47,7 @@ import enum
 import math
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Final
 
 from wattbit.core.signals import (
@@ -73,16 +78,48 @@ MIDDAY_WEATHER_WEIGHTS: Final[dict[int, float]] = {
 }
 """How strongly the day's weather moves carbon at each JST hour (solar hours only)."""
 WINTER_MONTHS: Final = frozenset({12, 1, 2})
+SPRING_MONTHS: Final = frozenset({3, 4, 5})
+SUMMER_MONTHS: Final = frozenset({6, 7, 8})
+AUTUMN_MONTHS: Final = frozenset({9, 10, 11})
+SATURDAY: Final = 5
+"""`date.weekday()` of Saturday; Saturday and Sunday replay the weekend/holiday profile."""
 _GREGORIAN_CYCLE_DAYS: Final = 146_097
 """The Gregorian calendar repeats every 400 years; calendar maths wraps here to avoid overflow."""
 _SHOCK_CLIP_SD: Final = 3.0
 
 
 class Season(enum.StrEnum):
-    """Which daily profile applies."""
+    """Which daily profile applies: a season of the year and a kind of day.
+
+    The values are the dataset's profile keys (`wattbit/data/japan_grid.yaml`).
+    """
 
     SPRING_WEEKDAY = "spring_weekday"
+    SUMMER_WEEKDAY = "summer_weekday"
+    AUTUMN_WEEKDAY = "autumn_weekday"
     WINTER_WEEKDAY = "winter_weekday"
+    SPRING_WEEKEND = "spring_weekend"
+    """Saturdays, Sundays and holidays (the dataset's weekend/holiday profiles)."""
+    SUMMER_WEEKEND = "summer_weekend"
+    AUTUMN_WEEKEND = "autumn_weekend"
+    WINTER_WEEKEND = "winter_weekend"
+
+
+_SEASON_BY_MONTH: Final = {
+    **dict.fromkeys(SPRING_MONTHS, (Season.SPRING_WEEKDAY, Season.SPRING_WEEKEND)),
+    **dict.fromkeys(SUMMER_MONTHS, (Season.SUMMER_WEEKDAY, Season.SUMMER_WEEKEND)),
+    **dict.fromkeys(AUTUMN_MONTHS, (Season.AUTUMN_WEEKDAY, Season.AUTUMN_WEEKEND)),
+    **dict.fromkeys(WINTER_MONTHS, (Season.WINTER_WEEKDAY, Season.WINTER_WEEKEND)),
+}
+
+
+def season_for_date(day: date) -> Season:
+    """The day profile of a JST calendar date: season by month, weekend on Saturday and Sunday.
+
+    Japanese national holidays are not recognised; they replay as weekdays.
+    """
+    weekday, weekend = _SEASON_BY_MONTH[day.month]
+    return weekend if day.weekday() >= SATURDAY else weekday
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,7 +161,13 @@ class GridProfile:
     """Electricity Maps zone key, e.g. `JP-KY`."""
     name: str
     spring_weekday: SeasonProfile
+    summer_weekday: SeasonProfile
+    autumn_weekday: SeasonProfile
     winter_weekday: SeasonProfile
+    spring_weekend: SeasonProfile
+    summer_weekend: SeasonProfile
+    autumn_weekend: SeasonProfile
+    winter_weekend: SeasonProfile
     price_placeholder_jpy_per_kwh: float | None = None
     """Flat price used when a season has no market price (an assumption, not data)."""
 
@@ -137,10 +180,9 @@ class GridProfile:
                 raise ValueError(f"{self.area} {season} has no price and no placeholder")
 
     def season_profile(self, season: Season) -> SeasonProfile:
-        """The profile for `season`."""
-        if season is Season.WINTER_WEEKDAY:
-            return self.winter_weekday
-        return self.spring_weekday
+        """The profile for `season` (each field is named after its `Season` value)."""
+        profile: SeasonProfile = getattr(self, season.value)
+        return profile
 
 
 class CarbonBasis(enum.StrEnum):
@@ -201,7 +243,7 @@ class ReplaySettings:
     """Simulated seconds per real second."""
     epoch: datetime = REPLAY_EPOCH
     season: Season | None = None
-    """None: chosen by the simulated month."""
+    """None: chosen by the simulated JST date (season by month, weekend by weekday)."""
     forecast_error_percent: float = 10.0
     """Bound on |forecast - actual| / actual, reached at `FULL_ERROR_LEAD_HOURS`."""
     forecast_horizon_hours: int = 48
@@ -319,12 +361,12 @@ def sim_day_index(index: int, settings: ReplaySettings) -> int:
 
 
 def season_for_hour(index: int, settings: ReplaySettings) -> Season:
-    """The settings' fixed season, or the one for the simulated month of hour `index`."""
+    """The settings' fixed season, or the one for the simulated JST date of hour `index`."""
     if settings.season is not None:
         return settings.season
+    # The Gregorian calendar (months and weekdays alike) repeats every 400 years.
     day = sim_day_index(index, settings) % _GREGORIAN_CYCLE_DAYS
-    month = (settings.epoch.astimezone(JST).date() + timedelta(days=day)).month
-    return Season.WINTER_WEEKDAY if month in WINTER_MONTHS else Season.SPRING_WEEKDAY
+    return season_for_date(settings.epoch.astimezone(JST).date() + timedelta(days=day))
 
 
 # ------------------------------------------------------------------ the model
