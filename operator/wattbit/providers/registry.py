@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import assert_never
+from typing import Final, assert_never
 
 import requests
 
@@ -51,7 +51,14 @@ from wattbit.providers.static import StaticProvider
 from wattbit.providers.watttime import WattTimeProvider
 from wattbit.providers.wire import Quantity, Unit
 
-_SEASONS = {ApiSeason.SPRING: Season.SPRING_WEEKDAY, ApiSeason.WINTER: Season.WINTER_WEEKDAY}
+_SEASONS: Final[dict[ApiSeason, Season | None]] = {
+    ApiSeason.SPRING: Season.SPRING_WEEKDAY,
+    ApiSeason.SUMMER: Season.SUMMER_WEEKDAY,
+    ApiSeason.AUTUMN: Season.AUTUMN_WEEKDAY,
+    ApiSeason.WINTER: Season.WINTER_WEEKDAY,
+    ApiSeason.CALENDAR: None,
+}
+"""A named season replays its weekday profile every day; `calendar` follows the date."""
 
 
 def _no_signals() -> Iterable[ExternalSignal]:

@@ -67,12 +67,20 @@ JAPAN_GRID_AREAS: tuple[str, ...] = tuple(a.value for a in JapanGridArea)
 
 
 class Season(StrEnum):
-    """Which season of the replay dataset to play."""
+    """Which season of the replay dataset to play (a season's weekday profile, every day), or
+    ``calendar``."""
 
     SPRING = "spring"
     """Sunny, mild days: midday solar surplus, curtailment in Kyushu, prices at the floor."""
+    SUMMER = "summer"
+    """Cooling load: afternoon and evening price peaks, little curtailment."""
+    AUTUMN = "autumn"
+    """A shoulder season: a shallower midday dip than spring, occasional floor prices."""
     WINTER = "winter"
     """Heating peaks: high evening prices, little curtailment."""
+    CALENDAR = "calendar"
+    """Follow the simulated date: season by month, the weekend/holiday profile on Saturdays
+    and Sundays."""
 
 
 class NoiseMode(StrEnum):
@@ -144,7 +152,8 @@ class ReplaySignals(WattbitModel):
     """Grid area to replay; defaults to the Region's ``gridArea``, which must then be a
     Japanese area."""
     season: Season = Season.SPRING
-    """Dataset season."""
+    """Dataset season: a season's weekday profile every day, or ``calendar`` to follow the
+    simulated date (season by month, the weekend/holiday profile on Saturdays and Sundays)."""
     seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
     """Seed for noise and forecast error; the same seed replays the same values."""
     time_scale: Annotated[int, Field(ge=1, le=3600)] = 1
