@@ -4,7 +4,7 @@ This module's one job is argument parsing and output. Each subcommand is a small
 registered in `_SUBCOMMANDS`; add one by writing ``_add_<name>(subparsers)`` and its handler.
 
     wattbit simulate examples/scenarios/spring-kyushu-curtailment.yaml [--json] [--csv F] [--plot F]
-    wattbit scenario generate --season spring_weekday --regions 5 --jobs 60 --seed 1 [--out F]
+    wattbit scenario generate --season summer --regions 5 --jobs 60 --seed 1 [--out F]
 
 WARNING: no decisions or simulation logic here; it calls `wattbit.sim` and prints.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from wattbit.sim.generator import MAX_REGIONS, generate_scenario, seasons
+from wattbit.sim.generator import MAX_REGIONS, generate_scenario, season_choices
 from wattbit.sim.report import format_table, to_csv, to_json_text
 from wattbit.sim.run import POLICY_NAMES, run_scenario
 from wattbit.sim.scenario import ScenarioError, load_scenario
@@ -153,7 +153,7 @@ def _add_scenario(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
             "same file. No policy tuning is written: users' defaults apply."
         ),
     )
-    generate.add_argument("--season", required=True, choices=seasons())
+    generate.add_argument("--season", required=True, choices=season_choices())
     generate.add_argument(
         "--regions", type=int, default=5, help=f"sites, 2..{MAX_REGIONS} (default 5)"
     )

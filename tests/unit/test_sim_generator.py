@@ -21,8 +21,9 @@ import pytest
 import yaml
 
 from wattbit.cli import main
-from wattbit.sim.generator import generate_scenario, seasons
-from wattbit.sim.scenario import Scenario, load_scenario, parse_scenario
+from wattbit.core.replay import JST, Season, season_for_date
+from wattbit.sim.generator import generate_scenario, season_choices, seasons
+from wattbit.sim.scenario import CALENDAR_SEASON, Scenario, load_scenario, parse_scenario
 from wattbit.sim.traces import build_trace
 
 CASES = [
@@ -79,11 +80,29 @@ def test_generated_scenarios_are_valid_by_construction(
     document = generate_scenario(season=season, regions=regions, jobs=60, seed=seed)
     assert "policy" not in document  # users' defaults
     scenario = parse_scenario(yaml.safe_load(yaml.safe_dump(document)), base_dir=Path("."))
-    assert scenario.signals.season == season
+    assert scenario.signals.season == CALENDAR_SEASON
+    start = scenario.start.astimezone(JST).date()
+    assert season_for_date(start) is Season(f"{season}_weekday")  # a Monday in that season
     assert len(scenario.regions) == regions
     assert len({region.area for region in scenario.regions}) == regions
     assert len(scenario.links) == regions * (regions - 1) // 2
     assert _feasible_at_home(scenario) == []
+
+
+def test_a_week_follows_the_calendar_or_one_fixed_profile() -> None:
+    calendar = parse_scenario(
+        generate_scenario(season="summer", regions=3, jobs=10, seed=2), base_dir=Path(".")
+    )
+    fixed = parse_scenario(
+        generate_scenario(season="summer_weekday", regions=3, jobs=10, seed=2), base_dir=Path(".")
+    )
+    assert calendar.start == fixed.start  # the same Monday in July
+    assert fixed.signals.season == "summer_weekday"
+    assert set(season_choices()) == {*seasons(), *(season.value for season in Season)}
+    # The calendar week's Saturday (hours 120-143) replays summer_weekend, which is cheaper.
+    saturday = slice(5 * 24, 6 * 24)
+    calendar_price = build_trace(calendar).price_jpy_per_kwh[:, saturday].mean()
+    assert calendar_price < build_trace(fixed).price_jpy_per_kwh[:, saturday].mean()
 
 
 def test_the_mix_spans_small_fine_tunes_to_multi_day_pre_trains() -> None:

@@ -6,6 +6,11 @@ and a seed, a scenario document in the documented format (``docs/scenario-format
 
 What a generated week holds:
 
+- a week from a Monday in the chosen season. For a season name (`spring`, `summer`, `autumn`,
+  `winter`) the signals follow the calendar (`signals.season: calendar`): weekdays replay the
+  season's weekday profile and the weekend its weekend/holiday profile. For a dataset profile
+  (`summer_weekday`, ...) every day replays that one profile;
+
 - sites in distinct grid areas of the embedded dataset (Tokyo always, as most work is submitted
   there), sized so the week's work uses about a third of all GPUs, with PUEs of 1.1-1.4; one
   green site (two from six sites on) under a facility power cap;
@@ -37,6 +42,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from wattbit.core.replay import Season
+from wattbit.sim.scenario import CALENDAR_SEASON
 
 SEASON_STARTS: Final = {
     "spring": "2025-04-07T00:00:00+09:00",
@@ -106,8 +112,14 @@ _FAMILIES: Final = (
 
 
 def seasons() -> tuple[str, ...]:
-    """The seasons the dataset has profiles for (`wattbit.core.replay.Season`)."""
-    return tuple(season.value for season in Season)
+    """The seasons of the year: a generated week in one follows the calendar."""
+    return tuple(SEASON_STARTS)
+
+
+def season_choices() -> tuple[str, ...]:
+    """What `--season` accepts: a season of the year, or one dataset profile for every day
+    (`wattbit.core.replay.Season`)."""
+    return (*seasons(), *(season.value for season in Season))
 
 
 def _start_of(season: str) -> str:
@@ -256,8 +268,8 @@ def _home_and_deadline(
 
 def generate_scenario(*, season: str, regions: int, jobs: int, seed: int) -> dict[str, Any]:
     """A scenario document (see the module docstring); raise ValueError on bad arguments."""
-    if season not in seasons():
-        raise ValueError(f"season: unknown {season!r}; valid: {', '.join(seasons())}")
+    if season not in season_choices():
+        raise ValueError(f"season: unknown {season!r}; valid: {', '.join(season_choices())}")
     if not 2 <= regions <= MAX_REGIONS:
         raise ValueError(f"regions: must be within 2..{MAX_REGIONS}, got {regions}")
     if not 1 <= jobs <= 5000:
@@ -284,7 +296,11 @@ def generate_scenario(*, season: str, regions: int, jobs: int, seed: int) -> dic
         ),
         "start": start.isoformat(),
         "seed": seed,
-        "signals": {"source": "dataset", "season": season, "curtailment": events},
+        "signals": {
+            "source": "dataset",
+            "season": CALENDAR_SEASON if season in seasons() else season,
+            "curtailment": events,
+        },
         "regions": region_list,
         "links": links,
         "jobs": {"list": job_list},

@@ -47,6 +47,16 @@ SLOT_H: Final = 1.0
 """The simulator steps in hours: the dataset's profiles are hourly means."""
 
 
+CALENDAR_SEASON: Final = "calendar"
+"""`signals.season` value: each simulated day replays the profile of its JST date (season by
+month, weekend on Saturday and Sunday), `wattbit.core.replay.season_for_date`."""
+
+
+def scenario_seasons() -> tuple[str, ...]:
+    """The values `signals.season` accepts: every dataset profile, then `calendar`."""
+    return (*(season.value for season in Season), CALENDAR_SEASON)
+
+
 class ScenarioError(ValueError):
     """The scenario document is invalid; the message names the field."""
 
@@ -123,6 +133,7 @@ class SignalSpec:
 
     source: SignalSource = SignalSource.DATASET
     season: str = "spring_weekday"
+    """A `wattbit.core.replay.Season` value (that profile every day) or `calendar`."""
     seed: int = 0
     noise: Mapping[str, float | bool] = field(default_factory=dict)
     """Overrides of `wattbit.core.replay.ReplayNoise`."""
@@ -263,12 +274,20 @@ class _Curtailment(_Section):
 
 class _Signals(_Section):
     source: SignalSource = SignalSource.DATASET
-    season: Season = Season.SPRING_WEEKDAY
+    season: str = Season.SPRING_WEEKDAY.value
     seed: NonNegativeInt | None = None
     noise: _Noise = _Noise()
     csv: Name | None = None
     forecast_error_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
     curtailment: list[_Curtailment] = Field(default_factory=list)
+
+    @field_validator("season")
+    @classmethod
+    def _known_season(cls, value: str) -> str:
+        if value not in scenario_seasons():
+            valid = ", ".join(repr(season) for season in scenario_seasons())
+            raise ValueError(f"got {_short(value)}; valid: {valid}")
+        return value
 
 
 _POLICY: Final = Policy()
@@ -757,7 +776,7 @@ def parse_scenario(document: Any, *, base_dir: Path) -> Scenario:
         raise ScenarioError("signals.csv: required when signals.source is csv")
     signals = SignalSpec(
         source=signals_doc.source,
-        season=signals_doc.season.value,
+        season=signals_doc.season,
         seed=parsed.seed if signals_doc.seed is None else signals_doc.seed,
         noise=signals_doc.noise.overrides(),
         csv_path=csv_path,

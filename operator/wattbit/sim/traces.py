@@ -32,7 +32,7 @@ from wattbit.core.replay import (
     sim_hour_index,
 )
 from wattbit.sim.dataset import load_profiles
-from wattbit.sim.scenario import Scenario, ScenarioError, SignalSource
+from wattbit.sim.scenario import CALENDAR_SEASON, Scenario, ScenarioError, SignalSource
 
 FloatArray = NDArray[np.float64]
 
@@ -70,7 +70,7 @@ def _dataset_trace(scenario: Scenario) -> SignalTrace:
     profiles = load_profiles()
     spec = scenario.signals
     try:
-        season = Season(spec.season)
+        season = None if spec.season == CALENDAR_SEASON else Season(spec.season)
         # Field names come from the scenario file; unknown ones raise TypeError below.
         noise = cast(Any, ReplayNoise)(**dict(spec.noise))
     except (ValueError, TypeError) as error:
