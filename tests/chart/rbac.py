@@ -29,6 +29,9 @@ OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
     # k8s/workloads.py PodAdapter.evict: pods a controller replaces move through the Eviction
     # API, which honours PodDisruptionBudgets (never a delete).
     ("", "pods/eviction"): frozenset({"create"}),
+    # k8s/workloads.py JobAdapter._forget_start: a suspended Job's startTime, cleared before
+    # its template is re-pointed (1.35 refuses the template change otherwise).
+    ("batch", "jobs/status"): frozenset({"patch"}),
     # k8s/workloads.py patches; kopf timers watch. Never create, update or delete.
     ("batch", "jobs"): frozenset({"get", "list", "watch", "patch"}),
     ("", "pods"): frozenset({"get", "list", "watch", "patch"}),
@@ -45,7 +48,11 @@ WORKLOADS = {("batch", "jobs"), ("", "pods")}
 FORBIDDEN_WORKLOAD_VERBS = frozenset({"create", "delete", "deletecollection", "update"})
 # The one subresource of a workload the operator may touch, and how: an eviction honours
 # PodDisruptionBudgets, where a delete would not.
-WORKLOAD_SUBRESOURCES = {("", "pods/eviction"): frozenset({"create"})}
+WORKLOAD_SUBRESOURCES = {
+    ("", "pods/eviction"): frozenset({"create"}),
+    # JobAdapter._forget_start clears a suspended Job's startTime before re-pointing it.
+    ("batch", "jobs/status"): frozenset({"patch"}),
+}
 
 
 class Access(NamedTuple):
@@ -89,6 +96,7 @@ OPERATOR_CAN: list[Access] = [
     Access("watch", "apnlinks.wattbit.io"),
     Access("patch", "apnlinks.wattbit.io", subresource="status"),
     Access("create", "pods", "ml-team", subresource="eviction"),
+    Access("patch", "jobs.batch", "ml-team", subresource="status"),
     Access("patch", "workloadplacements.wattbit.io", "ml-team", subresource="status"),
     *(Access(verb, "jobs.batch", "ml-team") for verb in ("get", "list", "watch", "patch")),
     *(Access(verb, "pods", "ml-team") for verb in ("get", "list", "watch", "patch")),
@@ -116,6 +124,8 @@ OPERATOR_CANNOT: list[Access] = [
     Access("delete", "pods", "ml-team"),
     Access("update", "pods", "ml-team"),
     Access("create", "pods", "ml-team", subresource="exec"),
+    Access("update", "jobs.batch", "ml-team", subresource="status"),
+    Access("patch", "pods", "ml-team", subresource="status"),
     # Secrets: one name, get only, release namespace only.
     Access("get", "secrets/other-secret", RELEASE),
     Access("list", "secrets", RELEASE),

@@ -45,6 +45,8 @@ class WorkloadObject:
     """Pods run at once (a Job's parallelism, capped by completions)."""
     suspended: bool = False
     """A Job's `spec.suspend`; a Pod still carrying wattbit's scheduling gate."""
+    started: bool = False
+    """A Job's `status.startTime` is set: it ran since it was last placed."""
     finished: bool = False
     active_pods: int = 0
     terminating_pods: int = 0
@@ -163,6 +165,7 @@ def job_object(body: Mapping[str, Any]) -> WorkloadObject:
         pod_spec=dict(template.get("spec") or {}),
         pods=job_pod_count(spec),
         suspended=bool(spec.get("suspend")),
+        started=status.get("startTime") is not None,
         finished=_job_finished(status),
         active_pods=int(status.get("active") or 0),
         terminating_pods=int(status.get("terminating") or 0),

@@ -117,9 +117,21 @@ class JobAdapter:
         patch = self._template_patch(obj, region, node_selector)
         patch["metadata"]["annotations"][ANNOTATION_RELEASED_AT] = _instant(now)
         patch["spec"]["suspend"] = False
-        # A suspended Job's scheduling directives are mutable (stable for never-started
-        # Jobs since 1.27; for any suspended Job from 1.36, KEP-2926 / KEP-5440).
+        self._forget_start(obj)
         _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
+    def _forget_start(self, obj: WorkloadObject) -> None:
+        """Clear a suspended Job's `status.startTime` before its pod template is rewritten.
+
+        The scheduling directives of a suspended Job are mutable only while it has no start
+        time (KEP-2926, since 1.27) unless MutableSchedulingDirectivesForSuspendedJobs is on
+        (beta from 1.36, KEP-5440). Clearing it through the status subresource, as Kueue and
+        JobSet do, re-points a Job that already ran on every supported minor; the Job
+        controller sets a new start time on resume, as it does on any resume.
+        """
+        if obj.suspended and obj.started:
+            patch = {"status": {"startTime": None}}
+            _merge_patch(self._api.patch_namespaced_job_status, obj.name, obj.namespace, patch)
 
     def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
         """Unsuspend without a placement (DryRun, or PlacementFailed: carbon-agnostic)."""
@@ -153,6 +165,7 @@ class JobAdapter:
     ) -> None:
         if obj.placed_region != region:
             patch = self._template_patch(obj, region, node_selector)
+            self._forget_start(obj)
             _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
 
     def resume(self, obj: WorkloadObject) -> None:
