@@ -612,8 +612,13 @@ def test_schema_rejects_bad_values(values: dict[str, Any], message: str) -> None
     assert message in render_error(values)
 
 
-def test_kube_version_is_enforced() -> None:
-    assert "kubeVersion" in render_error({}, kube_version="1.35.0")
+def test_template_and_lint_work_offline_without_a_kube_version() -> None:
+    """helm's offline default version is its own (v1.20 in some builds), not the target's."""
+    rendered = run_helm("template", "wattbit", str(CHART))
+    assert rendered.returncode == 0, rendered.stderr
+    assert "kind: Deployment" in rendered.stdout
+    linted = run_helm("lint", "--strict", str(CHART))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def _schema_paths(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, bool]]:

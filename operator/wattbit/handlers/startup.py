@@ -11,12 +11,13 @@ from typing import Any
 
 import kopf
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from wattbit import metrics
 from wattbit.config import OperatorConfig
 from wattbit.handlers.context import CountingApiClient, OperatorContext
 from wattbit.k8s import client as k8s_client
-from wattbit.k8s import webhook_config
+from wattbit.k8s import versions, webhook_config
 
 
 @kopf.on.startup()
@@ -58,6 +59,16 @@ def configure(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger
         )
 
     api = k8s_client.api_client(CountingApiClient)
+    try:
+        git_version = versions.server_version(api)
+    except (ApiException, OSError) as error:  # kopf retries a TemporaryError
+        raise kopf.TemporaryError(f"cannot read the API server's version: {error}") from error
+    try:
+        versions.check_supported(git_version)
+    except versions.UnsupportedKubernetes as error:
+        # Stop with the reason rather than run half-working (reliability: say why).
+        raise kopf.PermanentError(str(error)) from error
+    logger.info(f"Kubernetes {git_version}")
     context = OperatorContext.build(config=config, api=api)
     memo["wattbit"] = context
 
