@@ -9,10 +9,18 @@
 # Environment:
 #   WATTBIT_CACHE   root of the binary cache (default: ${XDG_CACHE_HOME:-~/.cache}/wattbit)
 #   WATTBIT_BUILD_JOBS  go build -p (default: number of cores)
+#   WATTBIT_KUBERNETES  the Kubernetes minor: 1.36 (default, the newest tested) or 1.35 (the
+#                       oldest in upstream support), each from its wrapper module in hack/tools
 set -euo pipefail
 
+die() { echo "build-control-plane: $*" >&2; exit 1; }
+
 # ---- pinned versions (change here, and in hack/tools/*/go.mod) -------------
-KUBERNETES_VERSION=v1.36.3   # >= v1.36.2: mutable scheduling directives on any suspended Job
+case "${WATTBIT_KUBERNETES:-1.36}" in
+  1.36) KUBERNETES_VERSION=v1.36.3; K8S_MODULE=k8s ;;
+  1.35) KUBERNETES_VERSION=v1.35.4; K8S_MODULE=k8s-1.35 ;;
+  *) die "WATTBIT_KUBERNETES=${WATTBIT_KUBERNETES}: the supported minors are 1.35 and 1.36" ;;
+esac
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.21.4
@@ -22,12 +30,10 @@ HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TOOLS_DIR="$HACK_DIR/tools"
 CACHE_ROOT="${WATTBIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wattbit}"
 
-die() { echo "build-control-plane: $*" >&2; exit 1; }
-
 command -v go >/dev/null || die "Go is not installed; it is needed to build the control plane"
 GO_VERSION="$(go env GOVERSION)"
 # The key covers the pins, the Go version, the wrapper modules and this script (build flags).
-MODS_HASH="$(cat "$TOOLS_DIR"/k8s/go.sum "$TOOLS_DIR"/etcd/go.sum "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
+MODS_HASH="$(cat "$TOOLS_DIR/$K8S_MODULE"/go.sum "$TOOLS_DIR"/etcd/go.sum "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
 KEY="k8s-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION-$GO_VERSION-$MODS_HASH"
 BIN_DIR="$CACHE_ROOT/bin/$KEY"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
@@ -83,11 +89,11 @@ check_pin() {
   grep -Eq "^[[:space:]]*(require[[:space:]]+)?$module $version\b" "$TOOLS_DIR/$dir/go.mod" \
     || die "hack/tools/$dir/go.mod does not require $module $version (update it with: cd hack/tools/$dir && go get -tool ...@$version && go mod tidy)"
 }
-check_pin k8s k8s.io/kubernetes "$KUBERNETES_VERSION"
+check_pin "$K8S_MODULE" k8s.io/kubernetes "$KUBERNETES_VERSION"
 check_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 
 build_kubernetes() {
-  cd "$TOOLS_DIR/k8s"
+  cd "$TOOLS_DIR/$K8S_MODULE"
   GOFLAGS=-mod=readonly go build -p "$JOBS" -trimpath -tags=selinux,notest \
     -ldflags="$K8S_LDFLAGS" -o "$STAGING/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
@@ -105,7 +111,7 @@ install_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
-step "download modules (kubernetes)" bash -c "cd '$TOOLS_DIR/k8s' && GOFLAGS=-mod=readonly go mod download"
+step "download modules (kubernetes)" bash -c "cd '$TOOLS_DIR/$K8S_MODULE' && GOFLAGS=-mod=readonly go mod download"
 step "download modules (etcd)" bash -c "cd '$TOOLS_DIR/etcd' && GOFLAGS=-mod=readonly go mod download"
 step "build etcd $ETCD_VERSION" build_etcd
 step "build kubernetes $KUBERNETES_VERSION" build_kubernetes

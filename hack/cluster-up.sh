@@ -354,6 +354,7 @@ wait_for kube-controller-manager "creating ServiceAccounts" kubectl get servicea
     WATTBIT_WEBHOOK_CERT_FILE "$PKI/webhook.crt" \
     WATTBIT_WEBHOOK_KEY_FILE "$PKI/webhook.key" \
     WATTBIT_BIN_DIR "$BIN" \
+    WATTBIT_KUBERNETES_VERSION "$("$BIN/kube-apiserver" --version | awk '{print $2}')" \
     WATTBIT_API_PORT "$API_PORT" \
     WATTBIT_API_SERVER "$API_SERVER"
 } >"$STATE/env"

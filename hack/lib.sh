@@ -11,11 +11,18 @@
 #                                 reinstalled only when pyproject.toml changed
 #
 # Environment:
-#   WATTBIT_STATE_DIR  where the local cluster keeps its state (default: $REPO_ROOT/.run/cluster)
+#   WATTBIT_STATE_DIR  where the local cluster keeps its state (default: $REPO_ROOT/.run/cluster,
+#                      or .run/cluster-1.35 with WATTBIT_KUBERNETES=1.35)
+#   WATTBIT_KUBERNETES the Kubernetes minor to build and run (hack/build-control-plane.sh)
 set -o errexit -o nounset -o pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WATTBIT_STATE_DIR="${WATTBIT_STATE_DIR:-$REPO_ROOT/.run/cluster}"
+# A cluster of another minor (WATTBIT_KUBERNETES=1.35) keeps its own state, beside the default.
+if [[ -n "${WATTBIT_KUBERNETES:-}" && "${WATTBIT_KUBERNETES}" != "1.36" ]]; then
+  WATTBIT_STATE_DIR="${WATTBIT_STATE_DIR:-$REPO_ROOT/.run/cluster-$WATTBIT_KUBERNETES}"
+else
+  WATTBIT_STATE_DIR="${WATTBIT_STATE_DIR:-$REPO_ROOT/.run/cluster}"
+fi
 WATTBIT_VENV="$REPO_ROOT/.venv"
 
 wattbit::log() {

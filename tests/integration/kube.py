@@ -74,6 +74,12 @@ class Kube:
     bin_dir: Path
 
     @property
+    def minor(self) -> int:
+        """The API server's minor version (35 on a WATTBIT_KUBERNETES=1.35 cluster)."""
+        info = client.VersionApi(self.api_client).get_code()
+        return int(str(info.minor).rstrip("+"))
+
+    @property
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api_client)
 
