@@ -76,3 +76,10 @@ class OperatorContext:
             custom=client.CustomObjectsApi(api),
             core=core,
         )
+
+
+def leads(memo: Any) -> bool:
+    """Whether this replica holds the Lease: only it writes status and acts (a standby keeps
+    quiet). True before startup has built the context, as kopf may call a handler early."""
+    context: OperatorContext | None = memo.get("wattbit")
+    return context is None or context.leading

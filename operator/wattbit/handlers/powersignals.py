@@ -17,6 +17,7 @@ from wattbit.api.conditions import find_condition, set_status_condition
 from wattbit.api.v1alpha1.powersignal import PowerSignalStatus
 from wattbit.api.v1alpha1.region import RegionSpec
 from wattbit.api.v1alpha1.signals import ExternalSignals, ProviderKind
+from wattbit.handlers.context import leads
 from wattbit.handlers.indexes import ALL
 from wattbit.providers.external import ExternalProvider, ExternalSignal, considered
 from wattbit.providers.registry import external_provider
@@ -39,8 +40,11 @@ def report_power_signal(
     body: kopf.Body,
     status: kopf.Status,
     patch: kopf.Patch,
+    memo: Any,
     **kwargs: Any,
 ) -> None:
+    if not leads(memo):
+        return  # the Lease's holder reports; two replicas would race on the same status
     regions: kopf.Index[str, Any] = kwargs["regions"]
     power_signals: kopf.Index[str, Any] = kwargs["power_signals"]
     now = datetime.now(UTC)

@@ -23,7 +23,7 @@ from wattbit.api.conditions import find_condition, set_status_condition
 from wattbit.api.v1alpha1.apnlink import APNLinkSpec, APNLinkStatus
 from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec, PlacementPolicyStatus
 from wattbit.core.model import Reason
-from wattbit.handlers.context import OperatorContext
+from wattbit.handlers.context import leads
 
 CHECK_INTERVAL_SECONDS = 10.0
 """How often each APNLink and PlacementPolicy is looked at: a Region that appears or goes is
@@ -91,7 +91,7 @@ def check_apn_link(
     memo: Any,
     **kwargs: Any,
 ) -> None:
-    if not _leading(memo):
+    if not leads(memo):
         return
     regions: kopf.Index[str, Any] = kwargs["regions"]
     try:
@@ -119,7 +119,7 @@ def check_placement_policy(
     memo: Any,
     **kwargs: Any,
 ) -> None:
-    if not _leading(memo):
+    if not leads(memo):
         return
     regions: kopf.Index[str, Any] = kwargs["regions"]
     try:
@@ -128,12 +128,6 @@ def check_placement_policy(
         _report(body, status, patch, (False, Reason.INVALID_SPEC.value, str(error)[:1000]))
         return
     _report(body, status, patch, policy_readiness(policy_spec, regions.keys()))
-
-
-def _leading(memo: Any) -> bool:
-    """Only the Lease's holder writes status (a standby keeps quiet, as for Regions)."""
-    context: OperatorContext = memo["wattbit"]
-    return context.leading
 
 
 def _report(
