@@ -24,6 +24,9 @@ def record(message: str) -> logging.LogRecord:
         ("Timer 'check-placement-policy' succeeded.", False),
         ("Handler 'forget-region-metrics' succeeded.", False),
         ("Timer 'refresh-region' failed with an exception. Will retry.", True),
+        ("Timer 'report-power-signal' succeeded.", False),
+        ("Webhook 'gate-pod' succeeded.", False),
+        ("Webhook 'hold-job' failed with an exception. Will retry.", True),
         ("Handler 'hold-job' succeeded.", True),
     ],
 )

@@ -60,6 +60,8 @@ async def start_loop(*, memo: Any, **kwargs: Any) -> None:
     context.indexed = asyncio.Event()
     indexes = {name: kwargs[name] for name in INDEXES}
     logging.getLogger("kopf.objects").addFilter(QuietWakeUps())
+    # One access line per admission request says no more than the admissions metric.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     memo[_TASK_KEY] = asyncio.create_task(run(context, indexes), name="wattbit reconcile loop")
 
 
@@ -168,7 +170,9 @@ class QuietWakeUps(logging.Filter):
     pod, Job and record event (thousands a minute in a busy cluster), and a Region's refresh
     every 5 s; they say nothing that a pass's own line, or the Region's line when its
     signals or readiness change (handlers/regions.py), does not. Nor do the 10 s checks of
-    APNLinks and PlacementPolicies (handlers/references.py: a change is an Event)."""
+    APNLinks and PlacementPolicies (handlers/references.py: a change is an Event), the 10 s
+    report on each PowerSignal (a change is in its status), or each admission (counted in
+    wattbit_webhook_admissions_total; at a burst's 100/s the log would be most of the CPU)."""
 
     ROUTINE = (
         "Handler 'wake-on-",
@@ -176,6 +180,8 @@ class QuietWakeUps(logging.Filter):
         "Handler 'forget-region-metrics'",
         "Timer 'check-apn-link'",
         "Timer 'check-placement-policy'",
+        "Timer 'report-power-signal'",
+        "Webhook '",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
