@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.integration.kube import REPO_ROOT, Kube, wait_until
+from tests.integration import chart
+from tests.integration.kube import Kube, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,56 +34,14 @@ KINDS = {
     "ValidatingAdmissionPolicy",
     "ValidatingAdmissionPolicyBinding",
 }
-CLUSTER_SCOPED = KINDS - {"ServiceAccount"}
-
-
-def _render(kube: Kube) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [
-            str(kube.bin_dir / "helm"),
-            "template",
-            RELEASE,
-            str(REPO_ROOT / "charts" / "wattbit"),
-            "--namespace",
-            RELEASE_NAMESPACE,
-            "--kube-version",
-            "1.36.3",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] in KINDS]
-
-
-def _delete(kube: Kube, documents: list[dict[str, Any]]) -> None:
-    for doc in documents:
-        if doc["kind"] in CLUSTER_SCOPED:
-            kube.kubectl(
-                "delete", doc["kind"], doc["metadata"]["name"], "--ignore-not-found", check=False
-            )
-    kube.kubectl("delete", "namespace", RELEASE_NAMESPACE, "--ignore-not-found", "--wait=false")
 
 
 @pytest.fixture(scope="module")
 def operator_user(kube: Kube) -> Iterator[str]:
-    documents = _render(kube)
-    assert {d["kind"] for d in documents} == KINDS
-    _delete(kube, documents)
-    wait_until(
-        lambda: not kube.find("namespace", RELEASE_NAMESPACE),
-        timeout=60,
-        message=f"namespace {RELEASE_NAMESPACE} to be gone",
-    )
-    try:
-        kube.kubectl("create", "namespace", RELEASE_NAMESPACE)
-        kube.apply(*documents)
-        account = next(d for d in documents if d["kind"] == "ServiceAccount")
-        yield f"system:serviceaccount:{RELEASE_NAMESPACE}:{account['metadata']['name']}"
-    finally:
-        _delete(kube, documents)
+    with chart.installed(
+        kube, release=RELEASE, namespace=RELEASE_NAMESPACE, kinds=KINDS, values={}
+    ) as documents:
+        yield chart.service_account_user(documents, RELEASE_NAMESPACE)
 
 
 def patch(

@@ -17,24 +17,21 @@ block labelled workloads of other tests).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.chart.rbac import OPERATOR_CAN, OPERATOR_CANNOT, RELEASE, SECRET_NAME, Access
-from tests.integration.kube import REPO_ROOT, Kube, wait_until
+from tests.integration import chart
+from tests.integration.kube import Kube, wait_until
 
 pytestmark = pytest.mark.integration
 
 NAMESPACE = "wattbit-rbac-test"
 RELEASE_NAME = "wattbit-rbac-test"  # contains "wattbit", so it is also the name prefix
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
 VIEWER = "wattbit-rbac-test-viewer"
 EDITOR = "wattbit-rbac-test-editor"
 
@@ -49,57 +46,14 @@ class Installed:
         return f"system:serviceaccount:{NAMESPACE}:{self.service_account}"
 
 
-def _render(kube: Kube) -> list[dict[str, Any]]:
-    values = {"providers": {"secretNames": [SECRET_NAME]}}
-    result = subprocess.run(
-        [
-            str(kube.bin_dir / "helm"),
-            "template",
-            RELEASE_NAME,
-            str(REPO_ROOT / "charts" / "wattbit"),
-            "--namespace",
-            NAMESPACE,
-            "--kube-version",
-            "1.36.3",
-            "--values",
-            "-",
-        ],
-        input=json.dumps(values),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] in RBAC_KINDS]
-
-
-def _delete(kube: Kube, documents: list[dict[str, Any]]) -> None:
-    for doc in documents:
-        if doc["kind"] in CLUSTER_SCOPED:
-            kube.kubectl(
-                "delete", doc["kind"], doc["metadata"]["name"], "--ignore-not-found", check=False
-            )
-    kube.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
-
-
 @pytest.fixture(scope="module")
 def installed(kube: Kube) -> Iterator[Installed]:
-    documents = _render(kube)
-    assert {d["kind"] for d in documents} == RBAC_KINDS
-    _delete(kube, documents)  # leftovers of an interrupted run
-    wait_until(
-        lambda: not kube.find("namespace", NAMESPACE),
-        timeout=60,
-        message=f"namespace {NAMESPACE} to be gone",
-    )
-    try:
-        kube.kubectl("create", "namespace", NAMESPACE)
-        kube.apply(*documents)
+    values = {"providers": {"secretNames": [SECRET_NAME]}}
+    with chart.installed(
+        kube, release=RELEASE_NAME, namespace=NAMESPACE, kinds=RBAC_KINDS, values=values
+    ) as documents:
         account = next(d for d in documents if d["kind"] == "ServiceAccount")
         yield Installed(service_account=account["metadata"]["name"], documents=documents)
-    finally:
-        _delete(kube, documents)
 
 
 def can_i(kube: Kube, user: str, access: Access) -> bool:
