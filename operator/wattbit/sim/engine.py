@@ -6,8 +6,9 @@ and answers with starts and moves; the engine applies them only if the target re
 GPUs and power free (otherwise the action is rejected and counted); then every running job works
 for the hour and its energy, carbon and bill are booked at that hour's actual signals.
 
-A move costs what `wattbit.core.cost` says it costs: the job stops for the checkpoint write,
-the transfer over the APN link and the restart (its GPUs idle meanwhile), redoes the work since
+A move takes what `wattbit.core.timeline` says, the timeline the optimum prices its plans by:
+the job stops for the checkpoint write, the transfer over the APN link and the restart (its
+GPUs idle in the target meanwhile, hour after hour if it lasts longer), redoes the work since
 its last checkpoint (half an interval on average), and the network's transfer energy is booked.
 
 Booking goes through `wattbit.core.accounting`, the operator's receipt arithmetic: each hour's
@@ -32,8 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.core import accounting
-from wattbit.core.cost import checkpoint_write_s
 from wattbit.core.model import GRAMS_PER_KG, SECONDS_PER_HOUR
+from wattbit.core.timeline import MoveDelay, is_done, move_delay, split_slot
 from wattbit.sim.scenario import JobSpec, Scenario, SignalSource
 from wattbit.sim.traces import FloatArray, SignalTrace
 
@@ -141,32 +142,19 @@ class SimPolicy(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MoveOverhead:
-    """Downtime and redone work of one move (hours)."""
-
-    downtime_h: float
-    lost_h: float
-    network_kwh: float
-    transfer_s: float
-
-
-def move_overhead(scenario: Scenario, job: JobSpec, source: int, target: int) -> MoveOverhead:
-    """What moving `job` from `source` to `target` costs in time and network energy."""
+def move_overhead(scenario: Scenario, job: JobSpec, source: int, target: int) -> MoveDelay:
+    """What moving `job` from `source` to `target` takes (the optimum's plans use the same)."""
     link = link_between(scenario, source, target)
     if link is None:
         raise ValueError(f"no link between regions {source} and {target}")
     latency_ms, bandwidth_gbps, energy_kwh_per_gb = link
-    policy = scenario.policy
-    transfer_s = job.checkpoint_gb * 8.0 / bandwidth_gbps + latency_ms / 1000.0
-    downtime_s = (
-        checkpoint_write_s(job.checkpoint_gb, policy) + transfer_s + policy.restart_overhead_s
-    )
-    return MoveOverhead(
-        downtime_h=downtime_s / SECONDS_PER_HOUR,
-        lost_h=job.checkpoint_interval_h / 2.0,
-        network_kwh=job.checkpoint_gb * energy_kwh_per_gb,
-        transfer_s=transfer_s,
+    return move_delay(
+        checkpoint_gb=job.checkpoint_gb,
+        checkpoint_interval_s=job.checkpoint_interval_h * SECONDS_PER_HOUR,
+        latency_ms=latency_ms,
+        bandwidth_gbps=bandwidth_gbps,
+        energy_kwh_per_gb=energy_kwh_per_gb,
+        policy=scenario.policy,
     )
 
 
@@ -388,9 +376,9 @@ class Engine:
             spec, region = job.spec, job.region
             usage[region, hour] += spec.gpus
             job.regions_by_hour[hour] = region
-            idle_h = min(job.downtime_h, 1.0)
+            # The same split of the hour as the optimum's plans (`wattbit.core.timeline`).
+            idle_h, work_h = split_slot(job.downtime_h, job.remaining_h)
             job.downtime_h -= idle_h
-            work_h = min(job.remaining_h, 1.0 - idle_h)
             job.remaining_h -= work_h
             if idle_h > 0.0:
                 idle = self._interval(
@@ -410,7 +398,7 @@ class Engine:
                     job, accounting.price_interval(work, carbon_price_jpy_per_tonne=jpy_per_tonne)
                 )
                 job.intervals.append(work)
-            if job.remaining_h <= _EPS and job.downtime_h <= _EPS:
+            if is_done(job.downtime_h, job.remaining_h):
                 job.status = JobStatus.DONE
                 job.finished_h = hour + idle_h + work_h
 
