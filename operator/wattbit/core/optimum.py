@@ -11,8 +11,9 @@ Method: column generation on a 0-1 programme, solved with HiGHS through scipy.
 - A column is one job's complete plan. Every no-move plan is a column from the start; the
   restricted master LP (`scipy.optimize.linprog`, HiGHS) chooses plans under the capacity
   rows; its duals price capacity.
-- Pricing is exact: a dynamic programme over (start slot, region, moves so far) finds each
-  job's cheapest plan under those prices; negative reduced cost adds the column.
+- Pricing: a dynamic programme over (start slot, region, moves so far) finds each job's
+  cheapest plans under those prices (exact but for the relaxation below); a plan whose exact
+  reduced cost is negative is added as a column.
 - Two jobs that each need more than half a region's GPUs can never share it: a row per region
   and slot allows one of them. Valid for every schedule; it tightens the LP bound a lot when
   big jobs compete for small sites.
@@ -25,11 +26,16 @@ Method: column generation on a 0-1 programme, solved with HiGHS through scipy.
   The integer schedule comes from `scipy.optimize.milp` (HiGHS) over the generated columns;
   `gap` says how far it is from the bound.
 
-Moves are accounted as the simulator's engine does: during a move's downtime the GPUs idle
-instead of computing, so that work, plus the work redone since the last checkpoint, is appended
-after the run in the final region and priced at those slots. The one approximation: appended
-work uses the job's smallest move delay, deadlines and occupancy its largest (so the bound stays
-a bound and replayed schedules stay feasible).
+A plan costs what replaying it in the simulator costs: `_Solver.cost` lays it out slot by slot
+with `wattbit.core.timeline`, the timeline the engine steps (during a move's downtime the GPUs
+idle in the target, slot after slot if it lasts longer; that work, plus the work redone since
+the last checkpoint, is appended after the run in the final region). Plans never move again
+while a checkpoint is still on its way, and a move holds the region it leaves in its slot too
+(the engine applies moves one after another, so two jobs can never trade places at once).
+Pricing is that cost with one relaxation: the appended work is priced with the job's smallest
+delay per move, and the rest of a slower move's delay at the lowest rate it could meet, so
+pricing never exceeds a plan's cost and the bound stays a bound. Deadlines and occupancy use
+the largest delay (so replayed schedules stay feasible).
 
 WARNING: pure numpy/scipy; no I/O, no clock (HiGHS's own time limit is the only timer).
 """
@@ -46,6 +52,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from wattbit.core.cost import FloatArray
+from wattbit.core.timeline import PlannedMove, lay_out, price_layout
 
 _REDUCED_COST_TOL = 1e-6
 _COLUMNS_PER_PRICING = 3
@@ -53,6 +60,10 @@ _BOUND_TOL = 1e-4
 """Column generation stops once the Lagrangian bound is this close to the LP optimum."""
 _SMOOTHING = 0.9
 """Weight of the best-bound prices in the smoothed prices (Wentges smoothing)."""
+_STALL_ROUNDS = 20
+"""Column generation also stops when the master LP gained less than `_BOUND_TOL` over this
+many rounds: pricing underestimates some plans (see `_Solver.price`), so the bound may never
+close the last gap, and new columns then only tail off."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +184,15 @@ class _Prepared:
     """Per number of moves: slots held after the run."""
     can_move: bool
     delay_min_slots: float
+    lock: NDArray[np.intp]
+    """regions x regions: slots a move a -> b keeps the run in b (its downtime, rounded up):
+    no second move while a checkpoint is still on its way."""
+
+
+def _lock(job: OptimumJob) -> NDArray[np.intp]:
+    """Slots each move's downtime lasts, rounded up (at least the slot it moves in)."""
+    downtime = np.where(np.isfinite(job.move_downtime_slots), job.move_downtime_slots, 0.0)
+    return np.maximum(1, np.ceil(downtime - 1e-9)).astype(np.intp)
 
 
 def _prepare(job: OptimumJob, slots: int, max_moves: int) -> _Prepared:
@@ -201,20 +221,30 @@ def _prepare(job: OptimumJob, slots: int, max_moves: int) -> _Prepared:
         extension=extension,
         can_move=bool(usable.any()) and max_moves > 0,
         delay_min_slots=job.delay_min_slots,
+        lock=_lock(job),
     )
 
 
 def _move_price(instance: OptimumInstance, job: OptimumJob, slots: NDArray[np.intp]) -> FloatArray:
     """Cost of each move a -> b at the start of each of `slots`: (slots, a, b).
 
-    The downtime idles the GPUs instead of computing (that work is appended to the run and
-    priced there, see `_tail_cost`); the network energy is priced at the target's rate.
+    The GPUs idle through the downtime in b instead of computing, slot after slot when it lasts
+    longer than one (the plan stays in b meanwhile, see `_Prepared.lock`), as the engine idles
+    them; the work they would have done is appended to the run and priced there (`_tail_cost`).
+    The network energy is priced at b's rate in the slot of the move.
     """
-    unit = instance.unit_cost_jpy_per_it_kwh[:, slots].T[:, None, :]
+    unit = instance.unit_cost_jpy_per_it_kwh
+    last = unit.shape[1] - 1
+    downtime = np.where(np.isfinite(job.move_downtime_slots), job.move_downtime_slots, 0.0)
+    idle_unit = np.zeros((slots.size, *downtime.shape))
+    for step in range(int(_lock(job).max())):
+        fraction = np.clip(downtime - step, 0.0, 1.0)
+        idle_unit += fraction[None] * unit[:, np.minimum(slots + step, last)].T[:, None, :]
     adjusted = instance.adjusted_jpy_per_kwh[:, slots].T[:, None, :]
-    swing_kwh = (job.idle_kw - job.busy_kw) * instance.slot_h * job.move_downtime_slots
     price = (
-        swing_kwh[None] * unit + job.move_network_kwh[None] * adjusted + job.move_fixed_jpy[None]
+        (job.idle_kw - job.busy_kw) * instance.slot_h * idle_unit
+        + job.move_network_kwh[None] * adjusted
+        + job.move_fixed_jpy[None]
     )
     diagonal = np.eye(job.allowed.size, dtype=np.bool_)
     return np.where(diagonal[None], np.inf, price)
@@ -292,34 +322,41 @@ class _Solver:
     # ------------------------------------------------------------ columns
 
     def cost(self, job_index: int, start: int, path: tuple[int, ...]) -> tuple[float, int]:
-        """The plan's carbon-adjusted cost and its number of moves."""
+        """The plan's carbon-adjusted cost and its number of moves: the plan laid out slot by
+        slot as the simulator's engine replays it (`wattbit.core.timeline`), so a plan costs
+        what replaying it costs. Pricing (`price`) only bounds this from below."""
         instance, job = self.instance, self.instance.jobs[job_index]
-        slots = np.arange(start, start + len(path), dtype=np.intp)
-        cost = float(
-            job.busy_kw
-            * instance.slot_h
-            * instance.unit_cost_jpy_per_it_kwh[list(path), slots].sum()
-        )
-        moves = 0
-        if len(path) > 1:
-            changes = [k for k in range(1, len(path)) if path[k] != path[k - 1]]
-            if changes:
-                price = _move_price(instance, job, slots[changes])
-                for row, k in enumerate(changes):
-                    cost += float(price[row, path[k - 1], path[k]])
-                moves = len(changes)
-        if moves:
-            end = np.array([start + len(path)], dtype=np.intp)
-            tail = _tail_cost(
-                energy_prefix=self.energy_prefix,
-                job=job,
-                delay_min=self.prepared[job_index].delay_min_slots,
-                end=end,
-                moves=moves,
-                slot_h=instance.slot_h,
+        moves = tuple(
+            PlannedMove(
+                slot=start + k,
+                target=path[k],
+                downtime=float(job.move_downtime_slots[path[k - 1], path[k]]),
+                lost=job.lost_slots,
+                network_kwh=float(job.move_network_kwh[path[k - 1], path[k]]),
             )
-            cost += float(tail[path[-1], 0])
-        return cost, moves
+            for k in range(1, len(path))
+            if path[k] != path[k - 1]
+        )
+        if not moves:
+            # The layout of a plan without moves: every slot worked, nothing appended.
+            slots = np.arange(start, start + len(path), dtype=np.intp)
+            rates = instance.unit_cost_jpy_per_it_kwh[list(path), slots]
+            return float(job.busy_kw * instance.slot_h * rates.sum()), 0
+        cost = price_layout(
+            lay_out(start, path, moves),
+            moves,
+            busy_kw=job.busy_kw,
+            idle_kw=job.idle_kw,
+            slot_h=instance.slot_h,
+            unit_jpy_per_it_kwh=instance.unit_cost_jpy_per_it_kwh,
+            adjusted_jpy_per_kwh=instance.adjusted_jpy_per_kwh,
+        )
+        fixed = sum(
+            float(job.move_fixed_jpy[path[k - 1], path[k]])
+            for k in range(1, len(path))
+            if path[k] != path[k - 1]
+        )
+        return cost + fixed, len(moves)
 
     def add(self, job_index: int, start: int, path: tuple[int, ...]) -> bool:
         """Add the plan as a column unless it is already there."""
@@ -335,8 +372,13 @@ class _Solver:
         job = self.instance.jobs[job_index]
         cost, moves = self.cost(job_index, start, path)
         held = list(path) + [path[-1]] * int(self.prepared[job_index].extension[moves])
-        slots = np.arange(start, start + len(held), dtype=np.intp)
-        regions = np.asarray(held, dtype=np.intp)
+        # A move also holds the region it leaves in its slot: the simulator applies one move
+        # after another, so a plan must never need two jobs to trade places at once.
+        left = [k for k in range(1, len(path)) if path[k] != path[k - 1]]
+        slots = np.concatenate(
+            [np.arange(start, start + len(held)), np.asarray(left, dtype=np.intp) + start]
+        ).astype(np.intp)
+        regions = np.asarray(held + [path[k - 1] for k in left], dtype=np.intp)
         keep = slots < self.slots
         slots, regions = slots[keep], regions[keep]
         gpu_rows = regions * self.slots + slots
@@ -405,8 +447,12 @@ class _Solver:
     def price(
         self, job_index: int, slot_price: FloatArray
     ) -> list[tuple[float, int, tuple[int, ...]]]:
-        """Exact pricing: the job's cheapest plans under capacity prices (cost plus the
-        capacity it holds at those prices, start, path).
+        """Pricing: the job's cheapest plans under capacity prices (cost plus the capacity it
+        holds at those prices, start, path).
+
+        Exact but for one relaxation: the work moves append after the run is priced with the
+        job's smallest delay per move, so a plan's value here never exceeds its true cost
+        (`cost`) plus its capacity, and the Lagrangian bound stays a bound.
 
         `slot_price` (3 x regions x slots) is the capacity price of a GPU, of a GPU-side kW
         and of a big job's place, in each region and slot.
@@ -426,26 +472,9 @@ class _Solver:
         )
         held_prefix = np.zeros((regions, self.slots + 1))
         np.cumsum(capacity_price, axis=1, out=held_prefix[:, 1:])
-        slot_cost = (
-            job.busy_kw * instance.slot_h * instance.unit_cost_jpy_per_it_kwh
-            + capacity_price
-            + np.where(job.allowed, 0.0, np.inf)[:, None]
-        )
         depth = int(prep.move_cap.max()) + 1 if prep.can_move else 1
-        value = np.full((starts.size, regions, depth), np.inf)
-        value[:, :, 0] = slot_cost[:, starts].T
-        back = np.full((duration, starts.size, regions, depth), -1, dtype=np.int16)
-        for step in range(1, duration):
-            slot = starts + step
-            if depth > 1:
-                move = _move_price(instance, job, slot)
-                arrive = value[:, :, None, :-1] + move[:, :, :, None]  # start, from, to, m-1
-                source = np.argmin(arrive, axis=1)
-                best = np.take_along_axis(arrive, source[:, None, :, :], axis=1)[:, 0, :, :]
-                improved = best < value[:, :, 1:]
-                value[:, :, 1:] = np.where(improved, best, value[:, :, 1:])
-                back[step, :, :, 1:] = np.where(improved, source, -1)
-            value += slot_cost[:, slot].T[:, :, None]
+        paths = _cheapest_paths(instance, job, prep, capacity_price, depth)
+        value = paths.value
         total = np.where(
             np.arange(depth)[None, None, :] <= prep.move_cap[:, None, None], value, np.inf
         )
@@ -471,17 +500,121 @@ class _Solver:
             start_row, region, level = (
                 int(v) for v in np.unravel_index(int(flat_index), total.shape)
             )
-            path = [region]
-            current = region
-            for step in range(duration - 1, 0, -1):
-                previous = int(back[step, start_row, current, level])
-                if previous >= 0:
-                    current = previous
-                    level -= 1
-                path.append(current)
-            path.reverse()
-            found.append((plan_cost, int(starts[start_row]), tuple(path)))
+            path = paths.walk_back(start_row, region, level)
+            found.append((plan_cost, int(starts[start_row]), path))
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    """Pricing's dynamic programme over (start, region, moves so far), run to the last slot."""
+
+    value: FloatArray
+    """starts x regions x moves: cheapest cost (capacity included) ending there."""
+    source: NDArray[np.int16]
+    """steps x starts x regions x moves: the region a move into this state came from; -1 if
+    the run was already here the step before."""
+    moved_at: NDArray[np.int16]
+    """Same shape: the step that move happened (the run stayed here from it on)."""
+
+    def walk_back(self, start_row: int, region: int, level: int) -> tuple[int, ...]:
+        """The region of every slot of the cheapest path ending in `region` after `level`
+        moves."""
+        path: list[int] = []
+        current, step = region, self.source.shape[0] - 1
+        while step >= 0:
+            previous = int(self.source[step, start_row, current, level])
+            if previous < 0:
+                path.append(current)
+                step -= 1
+                continue
+            first_there = int(self.moved_at[step, start_row, current, level])
+            path.extend([current] * (step - first_there + 1))
+            current, step, level = previous, first_there - 1, level - 1
+        path.reverse()
+        return tuple(path)
+
+
+def _excess_tail(instance: OptimumInstance, job: OptimumJob, prep: _Prepared) -> FloatArray:
+    """starts x a x b: a floor on what a move a -> b appends beyond the smallest delay.
+
+    `_tail_cost` prices each move's appended work with the smallest delay; the rest of a
+    slower move's delay also runs after the run, where no rate is below the lowest of any
+    allowed region over the slots the run may hold after its end. Charging it at that rate
+    keeps pricing below a plan's true cost, and much closer to it where links differ.
+    """
+    slots = instance.unit_cost_jpy_per_it_kwh.shape[1]
+    downtime = np.where(np.isfinite(job.move_downtime_slots), job.move_downtime_slots, 0.0)
+    usable = job._usable_downtime
+    beyond = np.maximum(downtime - (float(usable.min()) if usable.size else 0.0), 0.0)
+    rates = np.where(job.allowed[:, None], instance.unit_cost_jpy_per_it_kwh, np.inf).min(axis=0)
+    ends = prep.starts + job.duration_slots
+    floor = np.array(
+        [
+            rates[end : end + max(int(prep.extension[-1]), 1)].min() if end < slots else 0.0
+            for end in ends
+        ]
+    )
+    floor = np.where(np.isfinite(floor), np.maximum(floor, 0.0), 0.0)
+    return np.asarray(
+        floor[:, None, None] * beyond[None] * job.busy_kw * instance.slot_h, dtype=np.float64
+    )
+
+
+def _cheapest_paths(
+    instance: OptimumInstance,
+    job: OptimumJob,
+    prep: _Prepared,
+    capacity_price: FloatArray,
+    depth: int,
+) -> _Paths:
+    """The cheapest way to every (start, final region, moves) through the run's slots.
+
+    A move a -> b at step k keeps the run in b for `lock[a, b]` slots (to its last slot at
+    most): it lands at step k + lock - 1 with those slots paid, and waits in `landing` until
+    then. So no plan moves again while a checkpoint is still on its way, and each move's idle
+    slots are where `_move_price` prices them.
+    """
+    starts, duration = prep.starts, job.duration_slots
+    regions, slots = instance.unit_cost_jpy_per_it_kwh.shape
+    blocked = np.where(job.allowed, 0.0, np.inf)
+    running = job.busy_kw * instance.slot_h * instance.unit_cost_jpy_per_it_kwh + capacity_price
+    slot_cost = running + blocked[:, None]
+    stay_prefix = np.zeros((regions, slots + 1))
+    np.cumsum(running, axis=1, out=stay_prefix[:, 1:])
+    value = np.full((starts.size, regions, depth), np.inf)
+    value[:, :, 0] = slot_cost[:, starts].T
+    locks = [int(lock) for lock in np.unique(prep.lock)] if depth > 1 else []
+    excess = _excess_tail(instance, job, prep) if locks else np.zeros((starts.size, 1, 1))
+    landing = np.full((duration, starts.size, regions, max(depth - 1, 0)), np.inf)
+    landing_source = np.full(landing.shape, -1, dtype=np.int16)
+    landing_step = np.zeros(landing.shape, dtype=np.int16)
+    source = np.full((duration, starts.size, regions, depth), -1, dtype=np.int16)
+    moved_at = np.zeros((duration, starts.size, regions, depth), dtype=np.int16)
+    for step in range(1, duration):
+        slot = starts + step
+        if locks:
+            move = _move_price(instance, job, slot)
+            for lock in locks:
+                land = min(step + lock - 1, duration - 1)
+                held_there = (stay_prefix[:, starts + land + 1] - stay_prefix[:, slot]).T
+                leg = np.where(prep.lock[None] == lock, move + excess, np.inf)
+                leg = leg + (held_there + blocked[None, :])[:, None, :]
+                leg = leg + capacity_price[:, slot].T[:, :, None]  # the region left, held
+                arrive = value[:, :, None, :-1] + leg[:, :, :, None]  # start, from, to, m-1
+                origin = np.argmin(arrive, axis=1)
+                best = np.take_along_axis(arrive, origin[:, None, :, :], axis=1)[:, 0]
+                better = best < landing[land]
+                landing[land] = np.where(better, best, landing[land])
+                landing_source[land] = np.where(better, origin, landing_source[land])
+                landing_step[land] = np.where(better, step, landing_step[land])
+        value += slot_cost[:, slot].T[:, :, None]
+        if locks:
+            improved = landing[step] < value[:, :, 1:]
+            value[:, :, 1:] = np.where(improved, landing[step], value[:, :, 1:])
+            source[step, :, :, 1:] = np.where(improved, landing_source[step], -1)
+            moved_at[step, :, :, 1:] = landing_step[step]
+    return _Paths(value=value, source=source, moved_at=moved_at)
 
 
 def _integer_stage(
@@ -524,6 +657,9 @@ class _Pricing:
     bound: float
     plans: list[list[tuple[int, tuple[int, ...]]]]
     """Per job, its cheapest plans (start, path) at that price."""
+    cheapest: FloatArray
+    """Per job, pricing's value of its cheapest plan at that price (capacity included;
+    `inf` when it has none): a lower bound on every plan's true cost plus capacity."""
 
 
 def _slot_price(solver: _Solver, row_price: FloatArray) -> FloatArray:
@@ -542,11 +678,14 @@ def _price_all(solver: _Solver, row_price: FloatArray, penalty: FloatArray) -> _
     slot_price = _slot_price(solver, row_price)
     bound = -float(row_price @ solver.limit)
     plans: list[list[tuple[int, tuple[int, ...]]]] = []
+    cheapest = np.full(len(solver.instance.jobs), np.inf)
     for index in range(len(solver.instance.jobs)):
         found = solver.price(index, slot_price)
+        if found:
+            cheapest[index] = found[0][0]
         bound += min([float(penalty[index]), *(total for total, _, _ in found)])
         plans.append([(start, path) for _, start, path in found])
-    return _Pricing(bound=bound, plans=plans)
+    return _Pricing(bound=bound, plans=plans, cheapest=cheapest)
 
 
 def lagrangian_bound(
@@ -613,6 +752,7 @@ def solve_optimum(
     centre = np.zeros_like(solver.limit)
     converged = False
     iterations = 0
+    history: list[float] = []
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - reported after the loop
         costs, convexity, capacity, limit, present = solver.master(penalty)
         result = linprog(
@@ -642,9 +782,19 @@ def solve_optimum(
         value = float(result.fun)
         if added == 0 or value - lower_bound <= _BOUND_TOL * max(1.0, abs(value)):
             converged = True
-            if added == 0:
-                # No column prices out at the master's duals: the LP optimum is a bound.
+            reduced = pricing.cheapest - convexity_dual
+            if added == 0 and bool(
+                (reduced >= -_REDUCED_COST_TOL * np.maximum(1.0, np.abs(convexity_dual))).all()
+            ):
+                # Not even pricing's lower estimate of any plan prices out at the master's
+                # duals, so no column can: the LP optimum is a bound. (Pricing may find plans
+                # that only look improving: their tails are priced with the smallest delay.)
                 lower_bound = max(lower_bound, value)
+            break
+        history.append(value)
+        if len(history) > _STALL_ROUNDS and history[-_STALL_ROUNDS - 1] - value <= (
+            _BOUND_TOL * max(1.0, abs(value))
+        ):
             break
 
     runs, objective, message = _integer_stage(solver, penalty, time_limit_s)

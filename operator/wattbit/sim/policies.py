@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wattbit.core.cost import adjusted_jpy_per_kwh
 from wattbit.core.model import (
@@ -38,10 +39,10 @@ from wattbit.core.model import (
     WorkloadSnapshot,
     WorkloadState,
 )
-from wattbit.core.move_cost import build_link_table, move_tensors
+from wattbit.core.move_cost import build_link_table
 from wattbit.core.optimum import OptimumInstance, OptimumJob, OptimumResult, solve_optimum
 from wattbit.core.planner import decide
-from wattbit.sim.engine import Action, JobRun, Move, Start, View
+from wattbit.sim.engine import Action, JobRun, Move, Start, View, move_overhead
 from wattbit.sim.scenario import JobSpec, Scenario
 from wattbit.sim.traces import FloatArray, Forecaster, SignalTrace
 
@@ -307,31 +308,9 @@ def optimum_instance(scenario: Scenario, trace: SignalTrace) -> OptimumInstance:
     hours = trace.hours
     policy = scenario.policy
     links = build_link_table(_links(scenario), [RegionName(n) for n in names], policy)
-    dummy_now = scenario.start
-    snapshots = [
-        WorkloadSnapshot(
-            workload_id=WorkloadId(spec.job_id),
-            gpus=spec.gpus,
-            power_kw_per_gpu=spec.power_kw_per_gpu,
-            idle_power_kw_per_gpu=spec.idle_power_kw_per_gpu,
-            remaining_runtime_s=spec.runtime_h * SECONDS_PER_HOUR,
-            checkpoint_size_gb=spec.checkpoint_gb,
-            checkpoint_interval_s=spec.checkpoint_interval_h * SECONDS_PER_HOUR,
-        )
-        for spec in scenario.jobs
-    ]
-    tensors = move_tensors(snapshots, links, policy, dummy_now)
-    off_diagonal = ~np.eye(len(names), dtype=np.bool_)[None]
-    downtime_h = (
-        np.where(
-            off_diagonal,
-            tensors.write_s[:, None, None] + tensors.transfer_s + tensors.restart_s,
-            0.0,
-        )
-        / SECONDS_PER_HOUR
-    )
     jobs: list[OptimumJob] = []
-    for row, spec in enumerate(scenario.jobs):
+    for spec in scenario.jobs:
+        delays = _move_delays(scenario, spec, links.usable)
         allowed = np.array(
             [spec.allowed is None or name in spec.allowed for name in names], dtype=np.bool_
         )
@@ -352,10 +331,10 @@ def optimum_instance(scenario: Scenario, trace: SignalTrace) -> OptimumInstance:
                 busy_kw=spec.gpus * spec.power_kw_per_gpu,
                 idle_kw=spec.gpus * spec.idle_power_kw_per_gpu,
                 allowed=allowed,
-                move_downtime_slots=downtime_h[row],
-                lost_slots=float(tensors.lost_s[row]) / SECONDS_PER_HOUR,
-                move_network_kwh=tensors.network_kwh[row],
-                move_fixed_jpy=tensors.fixed_jpy[row],
+                move_downtime_slots=delays.downtime,
+                lost_slots=delays.lost,
+                move_network_kwh=delays.network_kwh,
+                move_fixed_jpy=delays.fixed_jpy,
             )
         )
     capacity = np.array([r.gpus for r in scenario.regions], dtype=np.float64)
@@ -370,6 +349,42 @@ def optimum_instance(scenario: Scenario, trace: SignalTrace) -> OptimumInstance:
         power_cap_kw=np.repeat(power[:, None], hours, axis=1),
         slot_h=1.0,
         jobs=tuple(jobs),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _MoveDelays:
+    """One job's moves between every pair of regions, in hourly slots (regions x regions)."""
+
+    downtime: FloatArray
+    lost: float
+    network_kwh: FloatArray
+    fixed_jpy: FloatArray
+    """0 where a usable link exists (and on the diagonal), `inf` elsewhere."""
+
+
+def _move_delays(scenario: Scenario, spec: JobSpec, usable: NDArray[np.bool_]) -> _MoveDelays:
+    """A job's moves as the optimum sees them: the engine's own delays (`move_overhead`).
+
+    No GPU-hour value (`policy.gpu_hour_value_jpy`): the benchmark's cost does not contain
+    it, so an optimum that weighed it would price its plans above their replay and would
+    neither be the cheapest schedule nor bound one.
+    """
+    size = usable.shape[0]
+    pairs = usable & ~np.eye(size, dtype=np.bool_)
+    downtime = np.zeros((size, size))
+    network = np.zeros((size, size))
+    lost = spec.checkpoint_interval_h / 2.0
+    for source, target in zip(*np.nonzero(pairs), strict=True):
+        delay = move_overhead(scenario, spec, int(source), int(target))
+        downtime[source, target] = delay.downtime_h
+        network[source, target] = delay.network_kwh
+        lost = delay.lost_h
+    return _MoveDelays(
+        downtime=downtime,
+        lost=lost,
+        network_kwh=network,
+        fixed_jpy=np.where(pairs | np.eye(size, dtype=np.bool_), 0.0, np.inf),
     )
 
 
