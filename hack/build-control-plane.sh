@@ -9,8 +9,8 @@
 # Environment:
 #   WATTBIT_CACHE   root of the binary cache (default: ${XDG_CACHE_HOME:-~/.cache}/wattbit)
 #   WATTBIT_BUILD_JOBS  go build -p (default: number of cores)
-#   WATTBIT_KUBERNETES  the Kubernetes minor: 1.36 (default, the newest tested) or 1.35 (the
-#                       oldest in upstream support), each from its wrapper module in hack/tools
+#   WATTBIT_KUBERNETES  the Kubernetes minor: 1.36 (default), or 1.35 and 1.37, the oldest and
+#                       newest in upstream support; each from its wrapper module in hack/tools
 set -euo pipefail
 
 die() { echo "build-control-plane: $*" >&2; exit 1; }
@@ -19,7 +19,8 @@ die() { echo "build-control-plane: $*" >&2; exit 1; }
 case "${WATTBIT_KUBERNETES:-1.36}" in
   1.36) KUBERNETES_VERSION=v1.36.3; K8S_MODULE=k8s ;;
   1.35) KUBERNETES_VERSION=v1.35.4; K8S_MODULE=k8s-1.35 ;;
-  *) die "WATTBIT_KUBERNETES=${WATTBIT_KUBERNETES}: the supported minors are 1.35 and 1.36" ;;
+  1.37) KUBERNETES_VERSION=v1.37.2; K8S_MODULE=k8s-1.37 ;;
+  *) die "WATTBIT_KUBERNETES=${WATTBIT_KUBERNETES}: the supported minors are 1.35, 1.36 and 1.37" ;;
 esac
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
