@@ -61,9 +61,10 @@ _BOUND_TOL = 1e-4
 _SMOOTHING = 0.9
 """Weight of the best-bound prices in the smoothed prices (Wentges smoothing)."""
 _STALL_ROUNDS = 20
-"""Column generation also stops when the master LP gained less than `_BOUND_TOL` over this
-many rounds: pricing underestimates some plans (see `_Solver.price`), so the bound may never
-close the last gap, and new columns then only tail off."""
+"""Column generation also stops when the gap between the master LP and the bound closed by
+less than `_BOUND_TOL` over this many rounds: pricing underestimates some plans (see
+`_Solver.price`), so the bound may never close the last gap, and new columns then only tail
+off."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -791,8 +792,8 @@ def solve_optimum(
                 # that only look improving: their tails are priced with the smallest delay.)
                 lower_bound = max(lower_bound, value)
             break
-        history.append(value)
-        if len(history) > _STALL_ROUNDS and history[-_STALL_ROUNDS - 1] - value <= (
+        history.append(value - lower_bound)
+        if len(history) > _STALL_ROUNDS and history[-_STALL_ROUNDS - 1] - history[-1] <= (
             _BOUND_TOL * max(1.0, abs(value))
         ):
             break
