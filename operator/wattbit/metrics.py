@@ -318,7 +318,7 @@ def forget_region(region: str) -> None:
 
 # ---------------------------------------------------------------- admission webhook
 
-AdmissionKind = Literal["Job", "Pod"]
+AdmissionKind = Literal["Job", "JobSet", "TrainJob", "Pod"]
 AdmissionOutcome = Literal["held", "passed", "skipped", "error"]
 """What the webhook did with a new workload:
 

@@ -35,6 +35,12 @@ OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
     # k8s/workloads.py patches; kopf timers watch. Never create, update or delete.
     ("batch", "jobs"): frozenset({"get", "list", "watch", "patch"}),
     ("", "pods"): frozenset({"get", "list", "watch", "patch"}),
+    # k8s/workloads.py JobSetAdapter and TrainJobAdapter patch them; indexes watch them.
+    ("jobset.x-k8s.io", "jobsets"): frozenset({"get", "list", "watch", "patch"}),
+    ("trainer.kubeflow.org", "trainjobs"): frozenset({"get", "list", "watch", "patch"}),
+    # handlers/indexes.py: a TrainJob's pod sets come from its runtime. Read only.
+    ("trainer.kubeflow.org", "clustertrainingruntimes"): frozenset({"list", "watch"}),
+    ("trainer.kubeflow.org", "trainingruntimes"): frozenset({"list", "watch"}),
     # handlers/indexes.py: GPU capacity. Read only.
     ("", "nodes"): frozenset({"get", "list", "watch"}),
     # kopf.info / kopf.warn post core/v1 Events.
@@ -44,7 +50,12 @@ OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
 }
 
 # Workload kinds and the verbs the operator must never hold on them.
-WORKLOADS = {("batch", "jobs"), ("", "pods")}
+WORKLOADS = {
+    ("batch", "jobs"),
+    ("", "pods"),
+    ("jobset.x-k8s.io", "jobsets"),
+    ("trainer.kubeflow.org", "trainjobs"),
+}
 FORBIDDEN_WORKLOAD_VERBS = frozenset({"create", "delete", "deletecollection", "update"})
 # The one subresource of a workload the operator may touch, and how: an eviction honours
 # PodDisruptionBudgets, where a delete would not.
@@ -100,6 +111,13 @@ OPERATOR_CAN: list[Access] = [
     Access("patch", "workloadplacements.wattbit.io", "ml-team", subresource="status"),
     *(Access(verb, "jobs.batch", "ml-team") for verb in ("get", "list", "watch", "patch")),
     *(Access(verb, "pods", "ml-team") for verb in ("get", "list", "watch", "patch")),
+    *(
+        Access(verb, resource, "ml-team")
+        for resource in ("jobsets.jobset.x-k8s.io", "trainjobs.trainer.kubeflow.org")
+        for verb in ("get", "list", "watch", "patch")
+    ),
+    Access("watch", "clustertrainingruntimes.trainer.kubeflow.org"),
+    Access("list", "trainingruntimes.trainer.kubeflow.org"),
     Access("list", "jobs.batch"),  # cluster-wide watches
     Access("watch", "pods"),
     *(Access(verb, "nodes") for verb in ("get", "list", "watch")),
@@ -124,6 +142,11 @@ OPERATOR_CANNOT: list[Access] = [
     Access("delete", "pods", "ml-team"),
     Access("update", "pods", "ml-team"),
     Access("create", "pods", "ml-team", subresource="exec"),
+    Access("create", "jobsets.jobset.x-k8s.io", "ml-team"),
+    Access("delete", "jobsets.jobset.x-k8s.io", "ml-team"),
+    Access("create", "trainjobs.trainer.kubeflow.org", "ml-team"),
+    Access("delete", "trainjobs.trainer.kubeflow.org", "ml-team"),
+    Access("patch", "clustertrainingruntimes.trainer.kubeflow.org"),
     Access("update", "jobs.batch", "ml-team", subresource="status"),
     Access("patch", "pods", "ml-team", subresource="status"),
     # Secrets: one name, get only, release namespace only.

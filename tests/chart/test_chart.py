@@ -358,7 +358,12 @@ def test_webhook_selectors(namespace: str) -> None:
     docs = render(namespace=namespace)
     configuration = one(docs, "MutatingWebhookConfiguration")
     webhooks = configuration["webhooks"]
-    assert [w["name"] for w in webhooks] == ["jobs.wattbit.io", "pods.wattbit.io"]
+    assert [w["name"] for w in webhooks] == [
+        "jobs.wattbit.io",
+        "pods.wattbit.io",
+        "jobsets.wattbit.io",
+        "trainjobs.wattbit.io",
+    ]
     for webhook in webhooks:
         assert webhook["namespaceSelector"] == {
             "matchExpressions": [
@@ -375,9 +380,13 @@ def test_webhook_selectors(namespace: str) -> None:
         assert webhook["failurePolicy"] == "Ignore"
         assert [rule["operations"] for rule in webhook["rules"]] == [["CREATE"]]
         assert webhook["clientConfig"]["service"]["namespace"] == namespace
-    assert [(r["apiGroups"], r["resources"]) for w in webhooks for r in w["rules"]] == [
-        (["batch"], ["jobs"]),
-        ([""], ["pods"]),
+    assert [
+        (r["apiGroups"], r["apiVersions"], r["resources"]) for w in webhooks for r in w["rules"]
+    ] == [
+        (["batch"], ["v1"], ["jobs"]),
+        ([""], ["v1"], ["pods"]),
+        (["jobset.x-k8s.io"], ["v1alpha2"], ["jobsets"]),
+        (["trainer.kubeflow.org"], ["v1alpha1"], ["trainjobs"]),
     ]
 
 

@@ -528,7 +528,7 @@ INVALID: list[Case] = [
         "job-with-pod-api-version",
         {"spec.workloadRef.apiVersion": "v1"},
         "spec.workloadRef.apiVersion",
-        "apiVersion must be batch/v1 for a Job and v1 for a Pod",
+        "apiVersion must be batch/v1 for a Job, v1 for a Pod",
     ),
     Case(
         "WorkloadPlacement",

@@ -17,7 +17,7 @@ from kubernetes import client
 from wattbit import metrics
 from wattbit.config import OperatorConfig
 from wattbit.core.signals import SignalReading
-from wattbit.k8s.workloads import JobAdapter, PodAdapter
+from wattbit.k8s.workloads import JobAdapter, JobSetAdapter, PodAdapter, TrainJobAdapter
 
 if TYPE_CHECKING:  # a runtime import would be circular: signals needs this context
     from wattbit.handlers.signals import RegionFeed
@@ -38,6 +38,8 @@ class OperatorContext:
     api: client.ApiClient
     jobs: JobAdapter
     pods: PodAdapter
+    jobsets: JobSetAdapter
+    trainjobs: TrainJobAdapter
     custom: client.CustomObjectsApi
     core: client.CoreV1Api
     http: requests.Session = field(default_factory=requests.Session)
@@ -68,12 +70,15 @@ class OperatorContext:
     @classmethod
     def build(cls, *, config: OperatorConfig, api: client.ApiClient) -> OperatorContext:
         core = client.CoreV1Api(api)
+        custom = client.CustomObjectsApi(api)
         return cls(
             config=config,
             api=api,
             jobs=JobAdapter(client.BatchV1Api(api), core),
             pods=PodAdapter(core),
-            custom=client.CustomObjectsApi(api),
+            jobsets=JobSetAdapter(custom),
+            trainjobs=TrainJobAdapter(custom),
+            custom=custom,
             core=core,
         )
 

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from wattbit.api.v1alpha1.powersignal import PowerSignal
 from wattbit.k8s import names
 from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus
-from wattbit.k8s.objects import PodView, WorkloadObject, job_object
+from wattbit.k8s.jobsets import TrainingRuntime, jobset_object, training_runtime
+from wattbit.k8s.objects import PodView, WorkloadObject, job_object, pod_group_keys
 from wattbit.k8s.snapshots import (
     RecordEntry,
     deferrable_pod_object,
@@ -75,6 +76,51 @@ def deferrable_jobs(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
     return {ALL: job_object(body)}
 
 
+@kopf.index(
+    "jobset.x-k8s.io",
+    "v1alpha2",
+    "jobsets",
+    id="deferrable_jobsets",
+    labels={names.LABEL_DEFERRABLE: "true"},
+)
+def deferrable_jobsets(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
+    # Without JobSet's CRD kopf only warns that it cannot serve it, and serves it once the
+    # CRD is installed: the same operator runs on clusters with and without it.
+    return {ALL: jobset_object(body)}
+
+
+@kopf.index(
+    "trainer.kubeflow.org",
+    "v1alpha1",
+    "trainjobs",
+    id="deferrable_trainjobs",
+    labels={names.LABEL_DEFERRABLE: "true"},
+)
+def deferrable_trainjobs(*, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+    """Bodies (metadata, spec, status): the pod sets come from the runtime, which may
+    change or arrive later, so they are rendered at each pass."""
+    return {
+        ALL: {
+            "apiVersion": body.get("apiVersion"),
+            "metadata": dict(body.metadata),
+            "spec": dict(body.get("spec") or {}),
+            "status": dict(body.get("status") or {}),
+        }
+    }
+
+
+@kopf.index(
+    "trainer.kubeflow.org", "v1alpha1", "clustertrainingruntimes", id="cluster_training_runtimes"
+)
+def cluster_training_runtimes(*, body: kopf.Body, **_: Any) -> dict[str, TrainingRuntime]:
+    return {ALL: training_runtime("ClusterTrainingRuntime", body)}
+
+
+@kopf.index("trainer.kubeflow.org", "v1alpha1", "trainingruntimes", id="training_runtimes")
+def training_runtimes(*, body: kopf.Body, **_: Any) -> dict[str, TrainingRuntime]:
+    return {ALL: training_runtime("TrainingRuntime", body)}
+
+
 @kopf.index("", "v1", "pods", id="deferrable_pods", labels={names.LABEL_DEFERRABLE: "true"})
 def deferrable_pods(*, body: kopf.Body, **_: Any) -> dict[str, WorkloadObject]:
     workload = deferrable_pod_object(body)  # None for a Job's pod: the Job is the unit
@@ -86,9 +132,9 @@ def owned_pods(*, body: kopf.Body, **_: Any) -> dict[str, PodView]:
     """Pods by their controlling owner's uid, for those a move may have to look at: pods
     with GPUs or with wattbit's annotations."""
     view = owned_pod_view(body)
-    if view is None or view.owner_uid is None:
+    if view is None:
         return {}
-    return {view.owner_uid: view}
+    return dict.fromkeys(pod_group_keys(body, view.owner_uid), view)
 
 
 @kopf.index("wattbit.io", "v1alpha1", "workloadplacements", id="placement_records")

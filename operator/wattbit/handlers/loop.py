@@ -32,6 +32,7 @@ from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
 from wattbit.handlers.reconcile import Apis, PassResult, reconcile
 from wattbit.k8s import names
+from wattbit.k8s.jobsets import trainjob_object
 from wattbit.k8s.snapshots import ClusterView, RegionEntry, SnapshotSettings, region_entry
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,14 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
     assert context.indexed is not None  # noqa: S101 - an invariant, not input checking
     await context.indexed.wait()
     config = context.config
-    apis = Apis(jobs=context.jobs, pods=context.pods, custom=context.custom, core=context.core)
+    apis = Apis(
+        jobs=context.jobs,
+        pods=context.pods,
+        jobsets=context.jobsets,
+        trainjobs=context.trainjobs,
+        custom=context.custom,
+        core=context.core,
+    )
     wake_at: datetime | None = None
     while True:
         timeout = config.reconcile_period_seconds
@@ -147,6 +155,11 @@ def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) ->
             except ValueError:
                 logger.warning("Region %s does not parse; left out of decisions", name)
     owned = indexes["owned_pods"]
+    runtimes = {
+        runtime.key: runtime
+        for runtime in _values(indexes["cluster_training_runtimes"])
+        + _values(indexes["training_runtimes"])
+    }
     records = {}
     for key, store in indexes["placement_records"].items():
         for entry in store:
@@ -157,7 +170,10 @@ def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) ->
         readings=dict(context.readings),
         nodes=_values(indexes["nodes"]),
         gpu_pods=_values(indexes["gpu_pods"]),
-        workloads=_values(indexes["deferrable_jobs"]) + _values(indexes["deferrable_pods"]),
+        workloads=_values(indexes["deferrable_jobs"])
+        + _values(indexes["deferrable_jobsets"])
+        + [trainjob_object(body, runtimes) for body in _values(indexes["deferrable_trainjobs"])]
+        + _values(indexes["deferrable_pods"]),
         pods_by_owner={uid: list(store) for uid, store in owned.items()},
         records=records,
         policies={key: dict(next(iter(store))) for key, store in indexes["policies"].items()},
@@ -204,6 +220,28 @@ def _poke(memo: Any) -> None:
 
 @kopf.on.event("batch", "v1", "jobs", id="wake-on-job", labels={names.LABEL_DEFERRABLE: "true"})
 async def wake_on_job(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event(
+    "jobset.x-k8s.io",
+    "v1alpha2",
+    "jobsets",
+    id="wake-on-jobset",
+    labels={names.LABEL_DEFERRABLE: "true"},
+)
+async def wake_on_jobset(*, memo: Any, **_: Any) -> None:
+    _poke(memo)
+
+
+@kopf.on.event(
+    "trainer.kubeflow.org",
+    "v1alpha1",
+    "trainjobs",
+    id="wake-on-trainjob",
+    labels={names.LABEL_DEFERRABLE: "true"},
+)
+async def wake_on_trainjob(*, memo: Any, **_: Any) -> None:
     _poke(memo)
 
 

@@ -64,7 +64,13 @@ from wattbit.k8s.snapshots import (
     plan_input,
     region_reading,
 )
-from wattbit.k8s.workloads import JobAdapter, PodAdapter
+from wattbit.k8s.workloads import (
+    JobAdapter,
+    JobSetAdapter,
+    PodAdapter,
+    SuspendingAdapter,
+    TrainJobAdapter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +125,33 @@ class Apis:
     jobs: JobAdapter
     pods: PodAdapter
     custom: Any
-    """kubernetes.client.CustomObjectsApi (records)."""
+    """kubernetes.client.CustomObjectsApi (records, JobSets, TrainJobs)."""
     core: Any
     """kubernetes.client.CoreV1Api (Events)."""
+    jobsets: SuspendingAdapter | None = None
+    trainjobs: SuspendingAdapter | None = None
+
+    def __post_init__(self) -> None:
+        if self.jobsets is None:
+            self.jobsets = JobSetAdapter(self.custom)
+        if self.trainjobs is None:
+            self.trainjobs = TrainJobAdapter(self.custom)
+
+    def suspending(self, kind: WorkloadKind) -> SuspendingAdapter:
+        """The adapter of a kind held and moved through `spec.suspend`."""
+        adapters: dict[WorkloadKind, SuspendingAdapter | None] = {
+            WorkloadKind.JOB: self.jobs,
+            WorkloadKind.JOBSET: self.jobsets,
+            WorkloadKind.TRAINJOB: self.trainjobs,
+        }
+        adapter = adapters.get(kind)
+        if adapter is None:
+            raise ValueError(f"{kind} is not held through spec.suspend")
+        return adapter
+
+    def releasing(self, kind: WorkloadKind) -> SuspendingAdapter | PodAdapter:
+        """The adapter that places and releases a workload of this kind."""
+        return self.pods if kind is WorkloadKind.POD else self.suspending(kind)
 
 
 @dataclass(kw_only=True)
@@ -386,7 +416,7 @@ def _hold_ungated(run: _Pass, managed: Managed) -> None:
         placed=False,
         warning=True,
     )
-    run.apis.jobs.hold(managed.obj, now=run.now)
+    run.apis.suspending(managed.obj.kind).hold(managed.obj, now=run.now)
     run.result.count("hold-ungated")
 
 
@@ -412,7 +442,7 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
             f"of {per_pod} GPUs ({', '.join(sorted(managed.unfit_regions))} have GPUs free "
             "but not on one node)",
         )
-    adapter = run.apis.jobs if obj.kind is WorkloadKind.JOB else run.apis.pods
+    adapter = run.apis.releasing(obj.kind)
 
     message = _explained(managed, decision, plan, now)
     policy_spec = managed.policy.spec if managed.policy else None
@@ -708,12 +738,14 @@ def _step_move(run: _Pass, managed: Managed) -> None:
         apis.jobs.request_checkpoint(managed.pods, requested_at=requested_at, deadline=deadline)
         result.wake(deadline)
     elif action is MoveAction.SUSPEND:
-        apis.jobs.suspend(obj)
+        apis.suspending(obj.kind).suspend(obj)
     elif action is MoveAction.REPOINT:
         target = move.to_region
-        apis.jobs.repoint(obj, region=target, node_selector=plan.region_selectors[target])
+        apis.suspending(obj.kind).repoint(
+            obj, region=target, node_selector=plan.region_selectors[target]
+        )
     elif action is MoveAction.RESUME:
-        apis.jobs.resume(obj)
+        apis.suspending(obj.kind).resume(obj)
     elif action is MoveAction.FINISH:
         moved = step.phase is MovePhase.RUNNING
         if moved and migration.link:
@@ -997,7 +1029,7 @@ def _record(
 def _checkpoint_fits(managed: Managed) -> tuple[bool, str] | None:
     """Whether the pods' grace period covers the declared checkpoint time, and why; None
     for what never moves by suspension (bare Pods) or has no hints."""
-    if managed.hints is None or managed.policy is None or managed.obj.kind is not WorkloadKind.JOB:
+    if managed.hints is None or managed.policy is None or not managed.obj.kind.suspends:
         return None
     _, declared = _notice_s(managed)
     grace = managed.hints.termination_grace_s

@@ -1,4 +1,4 @@
-"""Admission webhooks: hold deferrable Jobs and Pods at creation.
+"""Admission webhooks: hold deferrable Jobs, JobSets, TrainJobs and Pods at creation.
 
 Only wraps the pure functions in ``wattbit.k8s.admission``; the configuration
 (objectSelector on the label, namespaceSelector without kube-system and our own
@@ -19,7 +19,12 @@ import kopf
 from wattbit import metrics
 from wattbit.config import OperatorConfig
 from wattbit.k8s import admission
-from wattbit.k8s.webhook_config import GATE_POD_HANDLER_ID, HOLD_JOB_HANDLER_ID
+from wattbit.k8s.webhook_config import (
+    GATE_POD_HANDLER_ID,
+    HOLD_JOB_HANDLER_ID,
+    HOLD_JOBSET_HANDLER_ID,
+    HOLD_TRAINJOB_HANDLER_ID,
+)
 
 # Read once: the webhook must answer within the API server's timeout, without I/O.
 _EXCLUDED = OperatorConfig.from_env().excluded_namespaces
@@ -56,6 +61,24 @@ def _apply(
 @kopf.on.mutate("batch", "v1", "jobs", id=HOLD_JOB_HANDLER_ID, operations={"CREATE"})
 def hold_job(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     _apply("Job", admission.hold_job, body, patch)
+
+
+@kopf.on.mutate(
+    "jobset.x-k8s.io", "v1alpha2", "jobsets", id=HOLD_JOBSET_HANDLER_ID, operations={"CREATE"}
+)
+def hold_jobset(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    _apply("JobSet", admission.hold_job, body, patch)
+
+
+@kopf.on.mutate(
+    "trainer.kubeflow.org",
+    "v1alpha1",
+    "trainjobs",
+    id=HOLD_TRAINJOB_HANDLER_ID,
+    operations={"CREATE"},
+)
+def hold_trainjob(*, body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    _apply("TrainJob", admission.hold_job, body, patch)
 
 
 @kopf.on.mutate("", "v1", "pods", id=GATE_POD_HANDLER_ID, operations={"CREATE"})

@@ -1,6 +1,6 @@
 """What the mutating webhook changes on a new workload, as pure functions.
 
-A deferrable Job is created suspended; a deferrable bare Pod gets the
+A deferrable Job, JobSet or TrainJob is created suspended; a deferrable bare Pod gets the
 ``wattbit.io/placement`` scheduling gate. Everything else passes unchanged:
 unlabelled workloads, the excluded namespaces (kube-system and the operator's
 own), Pods owned by a Job (the Job is the unit that wattbit holds and places),
@@ -40,18 +40,25 @@ def hold_job(
     excluded_namespaces: Collection[str],
     now: datetime,
 ) -> dict[str, Any] | None:
-    """Patch that creates a deferrable Job suspended, or None to admit it unchanged."""
+    """Patch that creates a deferrable Job, JobSet or TrainJob suspended, or None to admit it
+    unchanged. A JobSet's Job and a TrainJob's JobSet pass: their owner is the unit."""
     if out_of_scope(body, namespace, excluded_namespaces):
         return None
     if body.get("spec", {}).get("suspend") is True:
         # Created suspended by its owner (or a queue such as Kueue): not ours to release.
         return None
+    if _controlled_by(body, ("JobSet", "TrainJob")):
+        return None
     return {"metadata": {"annotations": _held_annotations(now)}, "spec": {"suspend": True}}
 
 
-def _controlled_by_job(body: Mapping[str, Any]) -> bool:
+def _controlled_by(body: Mapping[str, Any], kinds: Collection[str]) -> bool:
     owners = body.get("metadata", {}).get("ownerReferences") or []
-    return any(o.get("kind") == "Job" and o.get("controller") for o in owners)
+    return any(o.get("kind") in kinds and o.get("controller") for o in owners)
+
+
+def _controlled_by_job(body: Mapping[str, Any]) -> bool:
+    return _controlled_by(body, ("Job",))
 
 
 def gate_pod(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import decimal
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -304,9 +304,15 @@ def read_hints_all(
     created_at: datetime,
     default_gpu_power_watts: float,
     default_expected_duration_s: float,
+    pod_sets: Sequence[tuple[Mapping[str, Any], int]] = (),
 ) -> tuple[WorkloadHints | None, tuple[InvalidWorkloadError, ...]]:
-    """A workload's hints and no errors, or None and every bad hint, in ``read_hints`` order."""
+    """A workload's hints and no errors, or None and every bad hint, in ``read_hints`` order.
+
+    `pod_sets` (pod spec, pods) replaces `pod_spec` x `pods` for kinds with several pod
+    groups (a JobSet's replicated Jobs): GPUs are summed, and the shortest grace period of
+    any group bounds a checkpoint."""
     errors: list[InvalidWorkloadError] = []
+    groups = tuple(pod_sets) or ((pod_spec, pods),)
 
     def attempt(parse: Callable[[], _T], fallback: _T) -> _T:
         try:
@@ -319,7 +325,7 @@ def read_hints_all(
         text = annotations.get(name)
         return None if text is None else attempt(lambda: parse(text), None)
 
-    gpus = attempt(lambda: gpus_per_pod(pod_spec) * pods, 0)
+    gpus = attempt(lambda: sum(gpus_per_pod(spec) * count for spec, count in groups), 0)
     expected_duration_s = hint(
         names.ANNOTATION_EXPECTED_DURATION,
         _duration_hint(names.ANNOTATION_EXPECTED_DURATION, HintReason.INVALID_EXPECTED_DURATION),
@@ -335,7 +341,9 @@ def read_hints_all(
             names.ANNOTATION_CHECKPOINT_DURATION, HintReason.INVALID_CHECKPOINT_DURATION
         ),
     )
-    termination_grace_s = attempt(lambda: _termination_grace_s(pod_spec), 0.0)
+    termination_grace_s = attempt(
+        lambda: min(_termination_grace_s(spec) for spec, _ in groups), 0.0
+    )
     if errors:
         return None, tuple(errors)
     policy_name = (annotations.get(names.ANNOTATION_POLICY) or "").strip() or None

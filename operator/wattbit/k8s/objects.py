@@ -25,6 +25,38 @@ ANNOTATION_RELEASED_AT = "wattbit.io/released-at"
 class WorkloadKind(StrEnum):
     JOB = "Job"
     POD = "Pod"
+    JOBSET = "JobSet"
+    TRAINJOB = "TrainJob"
+
+    @property
+    def suspends(self) -> bool:
+        """Held and moved through `spec.suspend` (everything but a bare Pod)."""
+        return self is not WorkloadKind.POD
+
+    @property
+    def pods_through_jobset(self) -> bool:
+        """Its pods belong to child Jobs of a JobSet of its own name (a JobSet, a TrainJob's
+        JobSet): they are found by JobSet's pod label, not by owner."""
+        return self in (WorkloadKind.JOBSET, WorkloadKind.TRAINJOB)
+
+
+JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
+"""Set by the JobSet controller on its Jobs and their pods."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodSet:
+    """A group of identical pods of one workload: a Job's template, a JobSet's replicated Job,
+    a TrainJob runtime's replicated Job."""
+
+    name: str
+    count: int
+    """Pods run at once."""
+    pod_spec: Mapping[str, Any] = field(default_factory=dict)
+
+    def gpus(self) -> int:
+        """GPUs of all its pods; raises InvalidWorkloadError on a bad quantity."""
+        return gpus_per_pod(self.pod_spec) * self.count
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +93,15 @@ class WorkloadObject:
     node_name: str | None = None
     """A Pod's node."""
     resource_version: str = ""
+    pod_sets: tuple[PodSet, ...] = ()
+    """Its pod groups, for kinds with more than one (JobSet, TrainJob); empty for a Job or a
+    Pod, whose one group is `pod_spec` x `pods`."""
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    """The object's spec as read, for adapters that must rewrite a list in it whole (a
+    JobSet's replicatedJobs, a TrainJob's runtimePatches)."""
+    estimated_remaining_s: float | None = None
+    """The workload's own estimate of its remaining run time (a TrainJob's
+    `status.trainerStatus.estimatedRemainingSeconds`), when it publishes one."""
 
     @property
     def key(self) -> str:
@@ -71,9 +112,22 @@ class WorkloadObject:
     def queue_name(self) -> str | None:
         return self.labels.get(names.ANNOTATION_QUEUE_NAME)
 
+    @property
+    def pods_key(self) -> str:
+        """Key of its pods in the owned-pods index (`pod_group_keys`)."""
+        if self.kind.pods_through_jobset:
+            return jobset_pods_key(self.namespace, self.name)
+        return self.uid
+
+    def groups(self) -> tuple[PodSet, ...]:
+        """Its pod sets: `pod_sets`, or the one group of a Job or Pod."""
+        if self.pod_sets:
+            return self.pod_sets
+        return (PodSet(name="main", count=self.pods, pod_spec=self.pod_spec),)
+
     def gpus(self) -> int:
         """GPUs asked for by all its pods; raises InvalidWorkloadError on a bad quantity."""
-        return gpus_per_pod(self.pod_spec) * self.pods
+        return sum(group.gpus() for group in self.groups())
 
     def gpus_or_zero(self) -> int:
         try:
@@ -239,3 +293,20 @@ def pod_view(body: Mapping[str, Any]) -> PodView:
             annotations.get(names.ANNOTATION_CHECKPOINT_ACKNOWLEDGED_AT)
         ),
     )
+
+
+def jobset_pods_key(namespace: str, name: str) -> str:
+    """Owned-pods index key of the pods of JobSet `namespace/name` (a TrainJob's JobSet has
+    the TrainJob's name)."""
+    return f"jobset:{namespace}/{name}"
+
+
+def pod_group_keys(body: Mapping[str, Any], owner_uid: str | None) -> tuple[str, ...]:
+    """Keys a pod is indexed under: its controller's uid, and its JobSet's pods key when a
+    JobSet's Job runs it."""
+    metadata = body.get("metadata") or {}
+    keys = [] if owner_uid is None else [owner_uid]
+    jobset = (metadata.get("labels") or {}).get(JOBSET_NAME_LABEL)
+    if jobset:
+        keys.append(jobset_pods_key(str(metadata.get("namespace")), str(jobset)))
+    return tuple(keys)

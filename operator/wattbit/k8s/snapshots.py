@@ -54,6 +54,7 @@ from wattbit.k8s.capacity import (
     selects,
 )
 from wattbit.k8s.hints import WorkloadHints, read_hints_all
+from wattbit.k8s.jobsets import TrainingRuntime, jobset_object, trainjob_object
 from wattbit.k8s.objects import (
     PodView,
     WorkloadKind,
@@ -61,6 +62,7 @@ from wattbit.k8s.objects import (
     is_job_pod,
     job_object,
     parse_time,
+    pod_group_keys,
     pod_object,
     pod_view,
 )
@@ -198,6 +200,9 @@ def cluster_view(
     policies: Iterable[Mapping[str, Any]],
     links: Iterable[Mapping[str, Any]],
     readings: Mapping[str, SignalReading] | None = None,
+    jobsets: Iterable[Mapping[str, Any]] = (),
+    trainjobs: Iterable[Mapping[str, Any]] = (),
+    runtimes: Iterable[TrainingRuntime] = (),
 ) -> ClusterView:
     """The view the reconcile loop reads, from listed object bodies (as the API server
     returns them); a Region that does not parse is left out, as the loop leaves it out."""
@@ -212,9 +217,15 @@ def cluster_view(
     owned: dict[str, list[PodView]] = defaultdict(list)
     for body in pod_list:
         view = owned_pod_view(body)
-        if view is not None and view.owner_uid is not None:
-            owned[view.owner_uid].append(view)
+        if view is not None:
+            for group_key in pod_group_keys(body, view.owner_uid):
+                owned[group_key].append(view)
     workloads = [job_object(body) for body in jobs if _deferrable(body)]
+    workloads.extend(jobset_object(body) for body in jobsets if _deferrable(body))
+    runtime_index = {runtime.key: runtime for runtime in runtimes}
+    workloads.extend(
+        trainjob_object(body, runtime_index) for body in trainjobs if _deferrable(body)
+    )
     workloads.extend(
         workload
         for body in pod_list
@@ -287,8 +298,9 @@ class Managed:
 
     @property
     def movable(self) -> bool:
-        """Jobs move by suspension; Pods only when a controller will replace them."""
-        return self.obj.kind is WorkloadKind.JOB or self.obj.controller_kind is not None
+        """Jobs, JobSets and TrainJobs move by suspension; Pods only when a controller will
+        replace them."""
+        return self.obj.kind.suspends or self.obj.controller_kind is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -395,8 +407,16 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
         record_name=record_name(obj),
         record=status,
         stage=Stage.FINISHED,
-        pods=tuple(view.pods_by_owner.get(obj.uid, ())),
+        pods=tuple(view.pods_by_owner.get(obj.pods_key, ())),
     )
+    if obj.kind.pods_through_jobset:
+        # A JobSet's status counts Jobs, not pods: a move waits on the pods themselves.
+        obj = replace(
+            obj,
+            active_pods=sum(1 for pod in base.pods if pod.active),
+            terminating_pods=sum(1 for pod in base.pods if pod.terminating),
+        )
+        base = replace(base, obj=obj)
     move = move_record(status)
     in_flight = move is not None and not move.phase.is_final
     if obj.finished and not in_flight:
@@ -411,13 +431,14 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
         )
     ungated = admitted_ungated(obj)
     if (
-        obj.kind is WorkloadKind.JOB
+        obj.kind in (WorkloadKind.JOB, WorkloadKind.JOBSET)
         and obj.controller_kind is not None
         and not ungated
         and not obj.held
     ):
-        # Its owner created it suspended (a JobSet, a queue): the owner resumes it. A Job
-        # its owner created running (a CronJob's) was held by the webhook and is ours.
+        # Its owner created it suspended (a JobSet's Job, a TrainJob's JobSet): the owner
+        # resumes it. A Job its owner created running (a CronJob's) was held by the webhook
+        # and is ours.
         return replace(
             base,
             stage=Stage.FOREIGN,
@@ -441,6 +462,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
         created_at=obj.created_at,
         default_gpu_power_watts=default_gpu_power_watts,
         default_expected_duration_s=default_expected_duration_s,
+        pod_sets=[(group.pod_spec, group.count) for group in obj.pod_sets],
     )
     if hints is None:
         # Every bad hint at once: fixing them one by one, a pass each, is no way to learn.
@@ -455,7 +477,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
         return replace(base, stage=Stage.MOVING, move=move)
     if ungated:
         base = replace(base, admitted_ungated=True)
-        if obj.kind is WorkloadKind.JOB:
+        if obj.kind.suspends:
             running_in = pods_region(base.pods, view)
             if running_in is None:
                 return replace(base, stage=Stage.UNGATED)
@@ -505,6 +527,9 @@ def remaining_runtime_s(managed: Managed, now: datetime) -> float:
     the first release, less the downtime of the last move)."""
     assert managed.hints is not None  # noqa: S101 - classify sets hints before calling
     expected = managed.hints.expected_duration_s
+    if managed.obj.estimated_remaining_s is not None and managed.obj.released_at is not None:
+        # The trainer's own estimate (a TrainJob's trainerStatus) beats the declared duration.
+        return max(managed.obj.estimated_remaining_s, MIN_REMAINING_S)
     started = managed.obj.released_at
     if started is None:
         return expected

@@ -21,6 +21,8 @@ from wattbit.k8s import names
 
 HOLD_JOB_HANDLER_ID = "hold-job"
 GATE_POD_HANDLER_ID = "gate-pod"
+HOLD_JOBSET_HANDLER_ID = "hold-jobset"
+HOLD_TRAINJOB_HANDLER_ID = "hold-trainjob"
 REQUEST_TIMEOUT_SECONDS = 10.0
 HTTP_NOT_FOUND = 404
 
@@ -44,7 +46,9 @@ def build(config: OperatorConfig) -> dict[str, Any]:
     }
     object_selector = {"matchLabels": {names.LABEL_DEFERRABLE: "true"}}
 
-    def webhook(name: str, handler_id: str, group: str, resource: str) -> dict[str, Any]:
+    def webhook(
+        name: str, handler_id: str, group: str, resource: str, version: str = "v1"
+    ) -> dict[str, Any]:
         return {
             "name": f"{name}.wattbit.io",
             "admissionReviewVersions": ["v1"],
@@ -58,7 +62,7 @@ def build(config: OperatorConfig) -> dict[str, Any]:
             "rules": [
                 {
                     "apiGroups": [group],
-                    "apiVersions": ["v1"],
+                    "apiVersions": [version],
                     "operations": ["CREATE"],
                     "resources": [resource],
                     "scope": "Namespaced",
@@ -80,6 +84,15 @@ def build(config: OperatorConfig) -> dict[str, Any]:
         "webhooks": [
             webhook("jobs", HOLD_JOB_HANDLER_ID, "batch", "jobs"),
             webhook("pods", GATE_POD_HANDLER_ID, "", "pods"),
+            # Rules for kinds whose CRDs are not installed match nothing until they are.
+            webhook("jobsets", HOLD_JOBSET_HANDLER_ID, "jobset.x-k8s.io", "jobsets", "v1alpha2"),
+            webhook(
+                "trainjobs",
+                HOLD_TRAINJOB_HANDLER_ID,
+                "trainer.kubeflow.org",
+                "trainjobs",
+                "v1alpha1",
+            ),
         ],
     }
 

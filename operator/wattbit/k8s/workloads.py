@@ -13,7 +13,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -202,6 +202,177 @@ class JobAdapter:
                 continue
             patched += 1
         return patched
+
+
+class SuspendingAdapter(Protocol):
+    """What the reconcile loop asks of a kind that is held and moved through `spec.suspend`
+    (Kueue's GenericJob, reduced to wattbit's verbs). Every write is idempotent."""
+
+    def place_and_release(
+        self,
+        obj: WorkloadObject,
+        *,
+        region: str,
+        node_selector: Mapping[str, str],
+        now: datetime,
+    ) -> None: ...
+
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None: ...
+
+    def hold(self, obj: WorkloadObject, *, now: datetime) -> None: ...
+
+    def suspend(self, obj: WorkloadObject) -> None: ...
+
+    def repoint(
+        self, obj: WorkloadObject, *, region: str, node_selector: Mapping[str, str]
+    ) -> None: ...
+
+    def resume(self, obj: WorkloadObject) -> None: ...
+
+
+class _CustomSuspending:
+    """A custom resource held and moved through `spec.suspend`, placed by the one patch that
+    `_placement` builds (a JobSet's nodeSelector, a TrainJob's runtime patch)."""
+
+    group: str
+    version: str
+    plural: str
+
+    def __init__(self, api: client.CustomObjectsApi) -> None:
+        self._api = api
+
+    def _patch(self, obj: WorkloadObject, patch: Mapping[str, Any]) -> None:
+        self._api.patch_namespaced_custom_object(
+            self.group,
+            self.version,
+            obj.namespace,
+            self.plural,
+            obj.name,
+            dict(patch),
+            _content_type=MERGE_PATCH,
+            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+
+    def _placement(self, obj: WorkloadObject, node_selector: Mapping[str, str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _placement_patch(
+        self, obj: WorkloadObject, region: str, node_selector: Mapping[str, str]
+    ) -> dict[str, Any]:
+        # The placement rewrites a list whole (merge patch has no list merge): the
+        # resourceVersion makes it conditional on the list as read, so a concurrent writer
+        # gets a 409 and the next pass reads again, rather than losing its entry.
+        metadata: dict[str, Any] = {"annotations": {names.ANNOTATION_REGION: region}}
+        if obj.resource_version:
+            metadata["resourceVersion"] = obj.resource_version
+        return {"metadata": metadata, "spec": self._placement(obj, node_selector)}
+
+    def place_and_release(
+        self,
+        obj: WorkloadObject,
+        *,
+        region: str,
+        node_selector: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        patch = self._placement_patch(obj, region, node_selector)
+        patch["metadata"]["annotations"][ANNOTATION_RELEASED_AT] = _instant(now)
+        patch["spec"]["suspend"] = False
+        self._patch(obj, patch)
+
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        patch = {
+            "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
+            "spec": {"suspend": False},
+        }
+        self._patch(obj, patch)
+
+    def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
+        patch = {
+            "metadata": {
+                "annotations": {
+                    names.ANNOTATION_HELD: "true",
+                    names.ANNOTATION_HELD_AT: _instant(now),
+                }
+            },
+            "spec": {"suspend": True},
+        }
+        self._patch(obj, patch)
+
+    def suspend(self, obj: WorkloadObject) -> None:
+        if not obj.suspended:
+            self._patch(obj, {"spec": {"suspend": True}})
+
+    def repoint(
+        self, obj: WorkloadObject, *, region: str, node_selector: Mapping[str, str]
+    ) -> None:
+        if obj.placed_region != region:
+            self._patch(obj, self._placement_patch(obj, region, node_selector))
+
+    def resume(self, obj: WorkloadObject) -> None:
+        if obj.suspended:
+            self._patch(obj, {"spec": {"suspend": False}})
+
+
+class JobSetAdapter(_CustomSuspending):
+    """JobSets: a suspended JobSet accepts a new nodeSelector in its Job templates, not
+    affinity; on resume the JobSet controller merges it into the child Jobs (keys are never
+    removed), so Regions should select nodes by the same label keys."""
+
+    group, version, plural = "jobset.x-k8s.io", "v1alpha2", "jobsets"
+
+    def _placement(self, obj: WorkloadObject, node_selector: Mapping[str, str]) -> dict[str, Any]:
+        return jobset_placement(obj.spec, node_selector)
+
+
+def jobset_placement(spec: Mapping[str, Any], node_selector: Mapping[str, str]) -> dict[str, Any]:
+    """The JobSet spec patch that adds the region's labels to every Job template's
+    nodeSelector (a merge patch replaces the list whole, so it is sent whole)."""
+    replicated_jobs = copy.deepcopy(list(spec.get("replicatedJobs") or []))
+    for replicated in replicated_jobs:
+        job = replicated.setdefault("template", {}).setdefault("spec", {})
+        pod_spec = job.setdefault("template", {}).setdefault("spec", {})
+        pod_spec["nodeSelector"] = {**(pod_spec.get("nodeSelector") or {}), **node_selector}
+    return {"replicatedJobs": replicated_jobs}
+
+
+TRAINJOB_PATCH_MANAGER = "wattbit.io/placer"
+"""wattbit's own entry in a TrainJob's `spec.runtimePatches` (keyed by manager; Kueue's is
+`kueue.x-k8s.io/manager`): the others are kept as they are."""
+
+
+class TrainJobAdapter(_CustomSuspending):
+    """Kubeflow TrainJobs: placed by wattbit's own `runtimePatches` entry, a nodeSelector for
+    every replicated Job of its runtime; the TrainJob controller renders it into the JobSet
+    (only while suspended with no active Job, which a move waits for)."""
+
+    group, version, plural = "trainer.kubeflow.org", "v1alpha1", "trainjobs"
+
+    def _placement(self, obj: WorkloadObject, node_selector: Mapping[str, str]) -> dict[str, Any]:
+        return trainjob_placement(obj, node_selector)
+
+
+def trainjob_placement(obj: WorkloadObject, node_selector: Mapping[str, str]) -> dict[str, Any]:
+    """The TrainJob spec patch that sets wattbit's runtimePatches entry: the region's labels
+    in the nodeSelector of every replicated Job of its runtime; other managers' entries are
+    kept as they are."""
+    entries = [
+        {
+            "name": pod_set.name,
+            "template": {"spec": {"template": {"spec": {"nodeSelector": dict(node_selector)}}}},
+        }
+        for pod_set in obj.groups()
+    ]
+    ours = {
+        "manager": TRAINJOB_PATCH_MANAGER,
+        "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": entries}}},
+    }
+    others = [
+        dict(entry)
+        for entry in obj.spec.get("runtimePatches") or []
+        if entry.get("manager") != TRAINJOB_PATCH_MANAGER
+    ]
+    return {"runtimePatches": [*others, ours]}
 
 
 class PodAdapter:

@@ -44,6 +44,18 @@ class WorkloadKind(StrEnum):
 
     JOB = "Job"
     POD = "Pod"
+    JOBSET = "JobSet"
+    TRAINJOB = "TrainJob"
+
+
+API_VERSIONS: Final = {
+    WorkloadKind.JOB: "batch/v1",
+    WorkloadKind.POD: "v1",
+    WorkloadKind.JOBSET: "jobset.x-k8s.io/v1alpha2",
+    WorkloadKind.TRAINJOB: "trainer.kubeflow.org/v1alpha1",
+}
+"""The one apiVersion wattbit steers each kind through."""
+_API_VERSIONS_CEL = "{" + ", ".join(f"'{k}': '{v}'" for k, v in API_VERSIONS.items()) + "}"
 
 
 class WorkloadRef(WattbitModel):
@@ -51,8 +63,10 @@ class WorkloadRef(WattbitModel):
 
     cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
-            rule="self.kind == 'Job' ? self.apiVersion == 'batch/v1' : self.apiVersion == 'v1'",
-            message="apiVersion must be batch/v1 for a Job and v1 for a Pod",
+            rule=f"self.apiVersion == {_API_VERSIONS_CEL}[self.kind]",
+            message="apiVersion must be batch/v1 for a Job, v1 for a Pod, "
+            "jobset.x-k8s.io/v1alpha2 for a JobSet and trainer.kubeflow.org/v1alpha1 for a "
+            "TrainJob",
             field_path=".apiVersion",
         ),
         CelRule(
@@ -62,10 +76,11 @@ class WorkloadRef(WattbitModel):
         ),
     )
 
-    api_version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^(batch/)?v1$")]
-    """``batch/v1`` for a Job, ``v1`` for a Pod."""
+    api_version: Annotated[str, Field(min_length=1, max_length=64)]
+    """``batch/v1`` for a Job, ``v1`` for a Pod, ``jobset.x-k8s.io/v1alpha2`` for a JobSet,
+    ``trainer.kubeflow.org/v1alpha1`` for a TrainJob."""
     kind: WorkloadKind
-    """``Job`` or ``Pod``."""
+    """``Job``, ``Pod``, ``JobSet`` or ``TrainJob``."""
     name: ObjectName
     """Name of the workload (same namespace)."""
     uid: Annotated[
@@ -82,8 +97,10 @@ class WorkloadRef(WattbitModel):
     @model_validator(mode="after")
     def _checks(self) -> Self:
         # Mirrors the CEL rule above (immutability is the API server's job alone).
-        if self.api_version != ("batch/v1" if self.kind == WorkloadKind.JOB else "v1"):
-            raise ValueError("apiVersion must be batch/v1 for a Job and v1 for a Pod")
+        if self.api_version != API_VERSIONS[self.kind]:
+            raise ValueError(
+                f"apiVersion must be {API_VERSIONS[self.kind]} for a {self.kind.value}"
+            )
         return self
 
 
