@@ -17,7 +17,7 @@ scenario sets no policy tuning, so these run with the defaults users get.
 It reports what it measures; a target missed is printed as MISSED with the figure.
 
     .venv/bin/python bench/bench_policies.py [examples/scenarios/*.yaml] [--generated 20]
-        [--generated-jobs 40] [--json out.json]
+        [--generated-jobs 40] [--first-seed 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ def main() -> int:
         "--generated", type=int, default=20, help="generated scenarios (default 20; 0: none)"
     )
     parser.add_argument("--generated-jobs", type=int, default=40, help="jobs in each (40)")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=1,
+        help="seed of the first generated scenario (1; e.g. 101 for weeks not tuned on)",
+    )
     parser.add_argument("--json", type=Path, help="also write every report to this file")
     args = parser.parse_args()
     paths = args.scenarios or sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
@@ -70,7 +76,7 @@ def main() -> int:
         print(line)
     print(f"shipped scenarios took {shipped_s:.0f} s")
     if args.generated > 0:
-        generated(args.generated, args.generated_jobs, reports)
+        generated(args.generated, args.generated_jobs, args.first_seed, reports)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2), encoding="utf-8")
     return 0
@@ -106,10 +112,13 @@ def run(
     return {row.name: row for row in outcome.report.rows}, wall_s, plan_jpy
 
 
-def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
+def generated(count: int, jobs: int, first_seed: int, reports: list[dict[str, object]]) -> None:
     """Generated scenarios: one line per scenario and policy, then the minimum and median."""
     print()
-    print(f"generated scenarios: {count} x {jobs} jobs, seasons {', '.join(seasons())}, 3-6 sites")
+    print(
+        f"generated scenarios: {count} x {jobs} jobs, seeds {first_seed}-{first_seed + count - 1}, "
+        f"seasons {', '.join(seasons())}, 3-6 sites"
+    )
     print(HEADER)
     begun = time.perf_counter()
     fractions: dict[str, list[float]] = {"wattbit": [], "wattbit-forecast-error": []}
@@ -119,7 +128,9 @@ def generated(count: int, jobs: int, reports: list[dict[str, object]]) -> None:
     for index in range(count):
         season = seasons()[index % len(seasons())]
         regions = 3 + (index // len(seasons())) % 4  # every season meets every site count
-        document = generate_scenario(season=season, regions=regions, jobs=jobs, seed=index + 1)
+        document = generate_scenario(
+            season=season, regions=regions, jobs=jobs, seed=first_seed + index
+        )
         scenario = parse_scenario(document, base_dir=ROOT)
         rows, wall_s, plan_jpy = run(scenario, reports, table=False)
         for name, values in fractions.items():

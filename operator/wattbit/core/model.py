@@ -300,7 +300,8 @@ class Policy:
     carbon_weight: float = 1.0
     """Weight of carbon (priced at `carbon_price_jpy_per_tonne`) in the objective."""
     min_saving_fraction: float = 0.05
-    """A wait or a move must save at least this share of the baseline's cost..."""
+    """A move must save at least this share of the baseline's cost, a wait this share per
+    day of waiting (a charge linear in the wait keeps a planned start as its window nears)..."""
     min_saving_jpy: float = 0.0
     """...and at least this much (hysteresis against thrashing on tiny gains)."""
     forecast_uncertainty_fraction: float = 0.0

@@ -34,7 +34,14 @@ from wattbit.core.context import (
     windows,
 )
 from wattbit.core.cost import FloatArray
-from wattbit.core.model import Decision, DecisionKind, Policy, Reason, WorkloadSnapshot
+from wattbit.core.model import (
+    SECONDS_PER_DAY,
+    Decision,
+    DecisionKind,
+    Policy,
+    Reason,
+    WorkloadSnapshot,
+)
 from wattbit.core.rules import Verdict
 
 
@@ -106,7 +113,8 @@ class StartOptions:
     now_cost: FloatArray
     """workloads x regions: cost of starting now (inf where not allowed or stale)."""
     required: FloatArray
-    """The saving a wait must show, per workload."""
+    """workloads x start slots: the saving a start in each slot must show over starting now
+    (`waiting_charge`; 0 for now)."""
     ranked: NDArray[np.intp]
     """workloads x K: the cheapest options, cheapest first."""
     short_index: NDArray[np.intp]
@@ -208,8 +216,8 @@ def cost_starts(
     now_cost = np.where(now_ok, cost[:, :, 0], np.inf)
     share = policy.min_saving_fraction + policy.forecast_uncertainty_fraction
     required = np.maximum(policy.min_saving_jpy, share * np.abs(now_cost.min(axis=1)))
-    # A later start pays the minimum saving: it must beat starting now by at least that.
-    cost[:, :, 1:] += required[:, None, None]
+    charge = waiting_charge(required, positions - ctx.start, ctx)
+    cost[:, :, 1:] += charge[:, None, 1:]
     cost[~(region_ok[:, :, None] & start_ok[:, None, :])] = np.inf
     flat = cost.reshape(len(batch), regions * slots)
     keep = min(policy.options_per_workload, regions * slots)
@@ -229,12 +237,28 @@ def cost_starts(
         it_kwh=it_kwh,
         cost=flat,
         now_cost=now_cost,
-        required=required,
+        required=charge,
         ranked=ranked,
         short_index=np.concatenate([ranked, region_best, region_now], axis=1),
         end_slots=end_slots,
         pue=grid.pue.tolist(),
     )
+
+
+def waiting_charge(required: FloatArray, delay_slots: FloatArray, ctx: PlanContext) -> FloatArray:
+    """workloads x start slots: what a start `delay_slots` later must save over starting now.
+
+    The minimum share is asked per day of waiting, so the charge grows linearly with the wait.
+    A flat charge on every later start (as before) is not time-consistent: re-decided each
+    hour, a wait planned for a cheap window erodes as that window nears (the best start now
+    gets cheaper while the charge stays), and the workload starts early, giving back up to the
+    whole minimum. A linear charge moves every later start by the same amount from one hour
+    to the next, so the planned start stays the best. `min_saving_jpy` stays a flat floor.
+    """
+    day_slots = max(1.0, SECONDS_PER_DAY / ctx.horizon.slot_s)
+    per_slot = (required / day_slots)[:, None]
+    flat = np.where(delay_slots > EPS, ctx.policy.min_saving_jpy, 0.0)[None, :]
+    return np.asarray(np.maximum(flat, per_slot * delay_slots[None, :]), dtype=np.float64)
 
 
 def _fits_now(
@@ -367,7 +391,7 @@ def start_decisions(
         slot = option.first_slot
         base_name = grid.names[base_region[row]]
         name = grid.names[option.region]
-        required = float(options.required[row])
+        required = float(options.required[row, slot])
         if slot == 0:
             message = (
                 f"run now in {name}: {money(plan.adjusted_cost_jpy)} ({describe(plan)}) "
