@@ -21,6 +21,9 @@
 #   WATTBIT_REGIONS           regions to create nodes in (default "hokkaido tokyo kyushu")
 #   WATTBIT_NODES_PER_REGION  nodes per region (default 2)
 #   WATTBIT_GPUS_PER_NODE     nvidia.com/gpu capacity per node (default 8)
+#   WATTBIT_BATCH_STACK       also start these batch controllers, any of "jobset trainer kueue"
+#                             (default none), with hack/batch-stack-up.sh (also on a cluster
+#                             that is already up); their pids go to batch-pids
 #   WATTBIT_STATE_DIR         see hack/lib.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -85,8 +88,17 @@ cluster_healthy() {
 
 wattbit::lock_state
 
+batch_stack_up() {
+  # The batch stack on request; on failure the cluster stays up (it is healthy).
+  [[ -n "${WATTBIT_BATCH_STACK:-}" ]] || return 0
+  # shellcheck disable=SC2086  # a list of components, one word each
+  WATTBIT_STATE_LOCKED=1 bash "$REPO_ROOT/hack/batch-stack-up.sh" $WATTBIT_BATCH_STACK >/dev/null \
+    || wattbit::die "hack/batch-stack-up.sh $WATTBIT_BATCH_STACK failed (the cluster itself is up)"
+}
+
 if cluster_healthy; then
   wattbit::log "cluster in $STATE is already up and healthy"
+  batch_stack_up
   echo "$KUBECONFIG_FILE"
   exit 0
 fi
@@ -94,6 +106,7 @@ if [[ -e "$STATE" ]]; then
   [[ -f "$STATE/$WATTBIT_STATE_MARKER" || -z "$(ls -A "$STATE")" ]] \
     || wattbit::die "$STATE exists and is not a wattbit cluster state dir; refusing to touch it"
   wattbit::log "found a stopped or unhealthy cluster in $STATE; tearing it down"
+  wattbit::stop_recorded "$STATE" 10 batch-pids
   wattbit::stop_recorded "$STATE"
   rm -rf "$STATE"
 fi
@@ -362,4 +375,5 @@ wait_for kube-controller-manager "creating ServiceAccounts" kubectl get servicea
 succeeded=true
 wattbit::log "cluster up in $((SECONDS - started_at))s: $(wc -w <<<"$REGIONS") regions x $NODES_PER_REGION nodes x $GPUS_PER_NODE GPUs; logs in $LOGS"
 wattbit::log "use it with: source $STATE/env   (kubectl and helm are in \$WATTBIT_BIN_DIR)"
+batch_stack_up
 echo "$KUBECONFIG_FILE"

@@ -102,14 +102,15 @@ wattbit::owns_pid() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$state"
 }
 
-# Stop the processes recorded in STATE/pids, last started first: SIGTERM, then SIGKILL
-# after GRACE seconds. Only PIDs for which wattbit::owns_pid holds are signalled.
+# Stop the processes recorded in STATE/FILE (default pids; batch-pids for the batch stack of
+# hack/batch-stack-up.sh), last started first: SIGTERM, then SIGKILL after GRACE seconds.
+# Only PIDs for which wattbit::owns_pid holds are signalled.
 wattbit::stop_recorded() {
-  local state="$1" grace="${2:-10}" names=() pids=() name pid i waited
-  [[ -f "$state/pids" ]] || return 0
+  local state="$1" grace="${2:-10}" file="$1/${3:-pids}" names=() pids=() name pid i waited
+  [[ -f "$file" ]] || return 0
   while read -r name pid; do
     names+=("$name"); pids+=("$pid")
-  done <"$state/pids"
+  done <"$file"
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     name="${names[i]}"; pid="${pids[i]}"
     wattbit::owns_pid "$pid" "$state" || continue
@@ -124,5 +125,5 @@ wattbit::stop_recorded() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  rm -f "$state/pids"
+  rm -f "$file"
 }

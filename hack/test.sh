@@ -26,9 +26,11 @@ pytest_args=(-p no:cacheprovider)
 if [[ "${WATTBIT_SKIP_INTEGRATION:-0}" == "1" ]]; then
   pytest_args+=(-m "not integration")
 else
-  # Build (first run: ~15 minutes on 2 cores) and start the control plane before pytest,
-  # so the build never runs inside a test's timeout.
+  # Build (first run: ~15 minutes on 2 cores, and ~7 more for the batch stack) and start the
+  # control plane before pytest, so the build never runs inside a test's timeout.
   wattbit::bin_dir >/dev/null
+  # The batch stack (Kueue, JobSet, Trainer) too: the batch_stack fixture only starts it.
+  bash "$REPO_ROOT/hack/build-batch-stack.sh" >/dev/null || wattbit::die "hack/build-batch-stack.sh failed"
   was_up=0
   [[ -f "$WATTBIT_STATE_DIR/kubeconfig" ]] && was_up=1
   bash "$REPO_ROOT/hack/cluster-up.sh" >/dev/null

@@ -235,3 +235,8 @@ def regions(kube: Kube, operator: Operator) -> list[str]:
 
     wait_until(all_ready, timeout=60, message="the three Regions to be Ready")
     return list(REGION_SIGNALS)
+
+
+# The batch stack (Kueue, JobSet, Trainer; hack/batch-stack-up.sh): the `batch_stack` session
+# fixture is defined in tests/integration/batch.py.
+from tests.integration.batch import batch_stack  # noqa: E402, F401
