@@ -41,6 +41,12 @@ OPERATOR_RULES: dict[tuple[str, str], frozenset[str]] = {
     # handlers/indexes.py: a TrainJob's pod sets come from its runtime. Read only.
     ("trainer.kubeflow.org", "clustertrainingruntimes"): frozenset({"list", "watch"}),
     ("trainer.kubeflow.org", "trainingruntimes"): frozenset({"list", "watch"}),
+    # k8s/kueue.py KueueApi: spec.active of a Workload, wattbit's check in its status (SSA),
+    # its AdmissionChecks' Active condition; handlers/indexes.py watches both.
+    ("kueue.x-k8s.io", "workloads"): frozenset({"list", "watch", "patch"}),
+    ("kueue.x-k8s.io", "workloads/status"): frozenset({"patch"}),
+    ("kueue.x-k8s.io", "admissionchecks"): frozenset({"list", "watch"}),
+    ("kueue.x-k8s.io", "admissionchecks/status"): frozenset({"patch"}),
     # handlers/indexes.py: GPU capacity. Read only.
     ("", "nodes"): frozenset({"get", "list", "watch"}),
     # kopf.info / kopf.warn post core/v1 Events.
@@ -117,6 +123,10 @@ OPERATOR_CAN: list[Access] = [
         for verb in ("get", "list", "watch", "patch")
     ),
     Access("watch", "clustertrainingruntimes.trainer.kubeflow.org"),
+    Access("patch", "workloads.kueue.x-k8s.io", "ml-team"),
+    Access("patch", "workloads.kueue.x-k8s.io", "ml-team", subresource="status"),
+    Access("watch", "admissionchecks.kueue.x-k8s.io"),
+    Access("patch", "admissionchecks.kueue.x-k8s.io", subresource="status"),
     Access("list", "trainingruntimes.trainer.kubeflow.org"),
     Access("list", "jobs.batch"),  # cluster-wide watches
     Access("watch", "pods"),
@@ -147,6 +157,11 @@ OPERATOR_CANNOT: list[Access] = [
     Access("create", "trainjobs.trainer.kubeflow.org", "ml-team"),
     Access("delete", "trainjobs.trainer.kubeflow.org", "ml-team"),
     Access("patch", "clustertrainingruntimes.trainer.kubeflow.org"),
+    # Quota is Kueue's: no writes to queues, and no Workload created or deleted.
+    Access("patch", "clusterqueues.kueue.x-k8s.io"),
+    Access("create", "workloads.kueue.x-k8s.io", "ml-team"),
+    Access("delete", "workloads.kueue.x-k8s.io", "ml-team"),
+    Access("patch", "admissionchecks.kueue.x-k8s.io"),
     Access("update", "jobs.batch", "ml-team", subresource="status"),
     Access("patch", "pods", "ml-team", subresource="status"),
     # Secrets: one name, get only, release namespace only.

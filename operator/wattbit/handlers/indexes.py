@@ -17,6 +17,7 @@ from wattbit.api.v1alpha1.powersignal import PowerSignal
 from wattbit.k8s import names
 from wattbit.k8s.capacity import NodeGpus, PodGpus, node_gpus, pod_gpus
 from wattbit.k8s.jobsets import TrainingRuntime, jobset_object, training_runtime
+from wattbit.k8s.kueue import KueueWorkload, is_active, kueue_workload, serves
 from wattbit.k8s.objects import PodView, WorkloadObject, job_object, pod_group_keys
 from wattbit.k8s.snapshots import (
     RecordEntry,
@@ -119,6 +120,20 @@ def cluster_training_runtimes(*, body: kopf.Body, **_: Any) -> dict[str, Trainin
 @kopf.index("trainer.kubeflow.org", "v1alpha1", "trainingruntimes", id="training_runtimes")
 def training_runtimes(*, body: kopf.Body, **_: Any) -> dict[str, TrainingRuntime]:
     return {ALL: training_runtime("TrainingRuntime", body)}
+
+
+@kopf.index("kueue.x-k8s.io", "v1beta2", "workloads", id="kueue_workloads")
+def kueue_workloads(*, body: kopf.Body, **_: Any) -> dict[str, KueueWorkload]:
+    """Kueue Workloads by their job's uid (Kueue makes one per queued job)."""
+    workload = kueue_workload(body)
+    return {} if workload is None else {workload.owner_uid: workload}
+
+
+@kopf.index("kueue.x-k8s.io", "v1beta2", "admissionchecks", id="kueue_checks")
+def kueue_checks(*, name: str | None, body: kopf.Body, **_: Any) -> dict[str, tuple[str, bool]]:
+    """The AdmissionChecks wattbit serves (`controllerName: wattbit.io/carbon-aware`), and
+    whether each is marked Active (Kueue admits nothing through an inactive one)."""
+    return {ALL: (str(name), is_active(body))} if serves(body) else {}
 
 
 @kopf.index("", "v1", "pods", id="deferrable_pods", labels={names.LABEL_DEFERRABLE: "true"})

@@ -178,6 +178,13 @@ def collect(context: OperatorContext, indexes: dict[str, Any], now: datetime) ->
         records=records,
         policies={key: dict(next(iter(store))) for key, store in indexes["policies"].items()},
         links={key: dict(next(iter(store))) for key, store in indexes["apn_links"].items()},
+        kueue_workloads={
+            uid: workload for uid, store in indexes["kueue_workloads"].items() for workload in store
+        },
+        kueue_checks=frozenset(name for name, _ in _values(indexes["kueue_checks"])),
+        kueue_inactive_checks=frozenset(
+            name for name, active in _values(indexes["kueue_checks"]) if not active
+        ),
     )
 
 
@@ -243,6 +250,13 @@ async def wake_on_jobset(*, memo: Any, **_: Any) -> None:
 )
 async def wake_on_trainjob(*, memo: Any, **_: Any) -> None:
     _poke(memo)
+
+
+@kopf.on.event("kueue.x-k8s.io", "v1beta2", "workloads", id="wake-on-kueue-workload")
+async def wake_on_kueue_workload(*, memo: Any, body: kopf.Body, **_: Any) -> None:
+    # Only Workloads with a check of wattbit's kind: quota reserved, admitted, evicted.
+    if (body.get("status") or {}).get("admissionChecks"):
+        _poke(memo)
 
 
 @kopf.on.event("", "v1", "pods", id="wake-on-pod")

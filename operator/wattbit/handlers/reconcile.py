@@ -52,7 +52,8 @@ from wattbit.core.migration import (
 from wattbit.core.model import Decision, DecisionKind, Policy, Reason, RegionName, RegionSnapshot
 from wattbit.core.planner import decide_by_policy
 from wattbit.k8s import events, receipts, records
-from wattbit.k8s.objects import WorkloadKind
+from wattbit.k8s.kueue import KueueApi
+from wattbit.k8s.objects import WorkloadKind, WorkloadObject
 from wattbit.k8s.snapshots import (
     ClusterView,
     Managed,
@@ -67,6 +68,7 @@ from wattbit.k8s.snapshots import (
 from wattbit.k8s.workloads import (
     JobAdapter,
     JobSetAdapter,
+    KueueAdapter,
     PodAdapter,
     SuspendingAdapter,
     TrainJobAdapter,
@@ -130,28 +132,38 @@ class Apis:
     """kubernetes.client.CoreV1Api (Events)."""
     jobsets: SuspendingAdapter | None = None
     trainjobs: SuspendingAdapter | None = None
+    kueue: KueueAdapter | None = None
 
     def __post_init__(self) -> None:
         if self.jobsets is None:
             self.jobsets = JobSetAdapter(self.custom)
         if self.trainjobs is None:
             self.trainjobs = TrainJobAdapter(self.custom)
+        if self.kueue is None:
+            self.kueue = KueueAdapter(KueueApi(self.custom), self._own_kind)
 
-    def suspending(self, kind: WorkloadKind) -> SuspendingAdapter:
-        """The adapter of a kind held and moved through `spec.suspend`."""
+    def _own_kind(self, obj: WorkloadObject) -> SuspendingAdapter:
         adapters: dict[WorkloadKind, SuspendingAdapter | None] = {
             WorkloadKind.JOB: self.jobs,
             WorkloadKind.JOBSET: self.jobsets,
             WorkloadKind.TRAINJOB: self.trainjobs,
         }
-        adapter = adapters.get(kind)
+        adapter = adapters.get(obj.kind)
         if adapter is None:
-            raise ValueError(f"{kind} is not held through spec.suspend")
+            raise ValueError(f"{obj.kind} is not held through spec.suspend")
         return adapter
 
-    def releasing(self, kind: WorkloadKind) -> SuspendingAdapter | PodAdapter:
-        """The adapter that places and releases a workload of this kind."""
-        return self.pods if kind is WorkloadKind.POD else self.suspending(kind)
+    def suspending(self, obj: WorkloadObject) -> SuspendingAdapter:
+        """The adapter that holds, places and moves a workload other than a bare Pod: its
+        Kueue AdmissionCheck when Kueue queues it, else its kind's `spec.suspend`."""
+        if obj.kueue is not None:
+            assert self.kueue is not None  # noqa: S101 - set in __post_init__
+            return self.kueue
+        return self._own_kind(obj)
+
+    def releasing(self, obj: WorkloadObject) -> SuspendingAdapter | PodAdapter:
+        """The adapter that places and releases this workload."""
+        return self.pods if obj.kind is WorkloadKind.POD else self.suspending(obj)
 
 
 @dataclass(kw_only=True)
@@ -209,6 +221,7 @@ def reconcile(
 ) -> PassResult:
     """One pass; see the module docstring. Never raises for one workload's failure."""
     result = PassResult()
+    _activate_checks(view, apis)
     plan = plan_input(view, settings)
     decisions = _decide(plan, view.now)
     run = _Pass(
@@ -250,6 +263,16 @@ def reconcile(
     _count_savings(plan.managed)
     memory.ledgers.retain((m.obj.namespace, m.record_name) for m in plan.managed)
     return result
+
+
+def _activate_checks(view: ClusterView, apis: Apis) -> None:
+    """Mark wattbit's Kueue AdmissionChecks Active (only the acting replica runs passes)."""
+    assert apis.kueue is not None  # noqa: S101 - set in Apis.__post_init__
+    for name in sorted(view.kueue_inactive_checks):
+        try:
+            apis.kueue.activate_check(name, now=view.now)
+        except (ApiException, HTTPError, OSError) as error:
+            logger.warning("AdmissionCheck %s: could not mark it Active: %s", name, error)
 
 
 def _act_safely(run: _Pass, managed: Managed, decision: Decision | None) -> None:
@@ -416,7 +439,7 @@ def _hold_ungated(run: _Pass, managed: Managed) -> None:
         placed=False,
         warning=True,
     )
-    run.apis.suspending(managed.obj.kind).hold(managed.obj, now=run.now)
+    run.apis.suspending(managed.obj).hold(managed.obj, now=run.now)
     run.result.count("hold-ungated")
 
 
@@ -442,7 +465,7 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
             f"of {per_pod} GPUs ({', '.join(sorted(managed.unfit_regions))} have GPUs free "
             "but not on one node)",
         )
-    adapter = run.apis.releasing(obj.kind)
+    adapter = run.apis.releasing(obj)
 
     message = _explained(managed, decision, plan, now)
     policy_spec = managed.policy.spec if managed.policy else None
@@ -513,6 +536,11 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
         placed=False,
         warning=decision.kind is DecisionKind.HOLD,
     )
+    if isinstance(adapter, KueueAdapter):
+        # Kueue shows the check's message on the Workload and as an Event on the job.
+        adapter.keep_pending(
+            obj, message=f"wattbit: {_verb(decision)}; kubectl wattbit explain", now=now
+        )
 
 
 def _dry_run_prefix(managed: Managed) -> str:
@@ -738,14 +766,14 @@ def _step_move(run: _Pass, managed: Managed) -> None:
         apis.jobs.request_checkpoint(managed.pods, requested_at=requested_at, deadline=deadline)
         result.wake(deadline)
     elif action is MoveAction.SUSPEND:
-        apis.suspending(obj.kind).suspend(obj)
+        apis.suspending(obj).suspend(obj)
     elif action is MoveAction.REPOINT:
         target = move.to_region
-        apis.suspending(obj.kind).repoint(
+        apis.suspending(obj).repoint(
             obj, region=target, node_selector=plan.region_selectors[target]
         )
     elif action is MoveAction.RESUME:
-        apis.suspending(obj.kind).resume(obj)
+        apis.suspending(obj).resume(obj)
     elif action is MoveAction.FINISH:
         moved = step.phase is MovePhase.RUNNING
         if moved and migration.link:

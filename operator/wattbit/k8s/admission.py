@@ -49,6 +49,10 @@ def hold_job(
         return None
     if _controlled_by(body, ("JobSet", "TrainJob")):
         return None
+    labels = body.get("metadata", {}).get("labels") or {}
+    if names.ANNOTATION_QUEUE_NAME in labels:
+        # Kueue's own webhook suspends it; wattbit places it through its AdmissionCheck.
+        return None
     return {"metadata": {"annotations": _held_annotations(now)}, "spec": {"suspend": True}}
 
 

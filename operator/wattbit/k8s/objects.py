@@ -17,6 +17,7 @@ from typing import Any
 from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names
 from wattbit.k8s.hints import gpus_per_pod
+from wattbit.k8s.kueue import KueueAdmission
 
 ANNOTATION_RELEASED_AT = "wattbit.io/released-at"
 """Set by the operator in the same patch that first releases a held workload."""
@@ -102,6 +103,9 @@ class WorkloadObject:
     estimated_remaining_s: float | None = None
     """The workload's own estimate of its remaining run time (a TrainJob's
     `status.trainerStatus.estimatedRemainingSeconds`), when it publishes one."""
+    kueue: KueueAdmission | None = None
+    """Set when Kueue queues it behind one of wattbit's AdmissionChecks: it is placed and
+    moved through that check and its Kueue Workload, never through `suspend`."""
 
     @property
     def key(self) -> str:
@@ -226,9 +230,21 @@ def job_object(body: Mapping[str, Any]) -> WorkloadObject:
         controller_kind=_controller_kind(metadata),
         held=annotations.get(names.ANNOTATION_HELD) == "true",
         released_at=parse_time(annotations.get(ANNOTATION_RELEASED_AT)),
-        placed_region=template_annotations.get(names.ANNOTATION_REGION),
+        placed_region=_job_region(annotations, template_annotations, metadata),
         resource_version=str(metadata.get("resourceVersion") or ""),
     )
+
+
+def _job_region(
+    annotations: Mapping[str, str],
+    template_annotations: Mapping[str, str],
+    metadata: Mapping[str, Any],
+) -> str | None:
+    """The pod template's placement; for a Job that Kueue queues, the Job's own annotation
+    (Kueue resets the template to its snapshot, and the check's nodeSelector places it)."""
+    if names.ANNOTATION_QUEUE_NAME in (metadata.get("labels") or {}):
+        return annotations.get(names.ANNOTATION_REGION)
+    return template_annotations.get(names.ANNOTATION_REGION)
 
 
 def pod_object(body: Mapping[str, Any]) -> WorkloadObject:

@@ -55,6 +55,7 @@ from wattbit.k8s.capacity import (
 )
 from wattbit.k8s.hints import WorkloadHints, read_hints_all
 from wattbit.k8s.jobsets import TrainingRuntime, jobset_object, trainjob_object
+from wattbit.k8s.kueue import CheckState, KueueAdmission, KueueWorkload
 from wattbit.k8s.objects import (
     PodView,
     WorkloadKind,
@@ -134,6 +135,12 @@ class ClusterView:
     """(namespace, name) -> PlacementPolicy spec."""
     links: Mapping[str, Mapping[str, Any]]
     """APNLink name -> {"spec": ..., "status": ...}."""
+    kueue_workloads: Mapping[str, KueueWorkload] = field(default_factory=dict)
+    """Kueue Workloads by their job's uid."""
+    kueue_checks: frozenset[str] = frozenset()
+    """Names of the Kueue AdmissionChecks that wattbit serves."""
+    kueue_inactive_checks: frozenset[str] = frozenset()
+    """Those of them not yet marked Active (the pass marks them)."""
 
 
 # ---------------------------------------------------------------- from object bodies
@@ -409,29 +416,21 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
         stage=Stage.FINISHED,
         pods=tuple(view.pods_by_owner.get(obj.pods_key, ())),
     )
-    if obj.kind.pods_through_jobset:
-        # A JobSet's status counts Jobs, not pods: a move waits on the pods themselves.
-        obj = replace(
-            obj,
-            active_pods=sum(1 for pod in base.pods if pod.active),
-            terminating_pods=sum(1 for pod in base.pods if pod.terminating),
-        )
-        base = replace(base, obj=obj)
+    base = _with_pod_counts(base)
+    obj = base.obj
     move = move_record(status)
     in_flight = move is not None and not move.phase.is_final
     if obj.finished and not in_flight:
         return base
     if obj.queue_name is not None:
-        return replace(
-            base,
-            stage=Stage.FOREIGN,
-            reason=Reason.MANAGED_BY_KUEUE,
-            message=f"queued in Kueue ({obj.queue_name}): Kueue suspends and resumes it, "
-            "wattbit never does",
-        )
-    ungated = admitted_ungated(obj)
+        base = _queued_in_kueue(base, view)
+        if base.obj.kueue is None:
+            return base
+        obj = base.obj
+    ungated = obj.kueue is None and admitted_ungated(obj)
     if (
-        obj.kind in (WorkloadKind.JOB, WorkloadKind.JOBSET)
+        obj.kueue is None
+        and obj.kind in (WorkloadKind.JOB, WorkloadKind.JOBSET)
         and obj.controller_kind is not None
         and not ungated
         and not obj.held
@@ -475,6 +474,14 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     base = replace(base, hints=hints, policy=policy)
     if in_flight:
         return replace(base, stage=Stage.MOVING, move=move)
+    if obj.kueue is not None:
+        return _kueue_stage(base, obj.kueue, view)
+    return _own_stage(base, view, ungated=ungated)
+
+
+def _own_stage(base: Managed, view: ClusterView, *, ungated: bool) -> Managed:
+    """Where a workload that wattbit holds through its own kind's fields is, not in a move."""
+    obj = base.obj
     if ungated:
         base = replace(base, admitted_ungated=True)
         if obj.kind.suspends:
@@ -487,6 +494,68 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
             return replace(base, stage=Stage.PENDING, snapshot=_snapshot(base, view, pending=True))
         return replace(base, stage=Stage.PAUSED)
     return replace(base, stage=Stage.RUNNING, snapshot=_snapshot(base, view, pending=False))
+
+
+def _with_pod_counts(base: Managed) -> Managed:
+    """A JobSet's status counts Jobs, not pods: a move waits on the pods themselves."""
+    if not base.obj.kind.pods_through_jobset:
+        return base
+    obj = replace(
+        base.obj,
+        active_pods=sum(1 for pod in base.pods if pod.active),
+        terminating_pods=sum(1 for pod in base.pods if pod.terminating),
+    )
+    return replace(base, obj=obj)
+
+
+def _queued_in_kueue(base: Managed, view: ClusterView) -> Managed:
+    """A queued job with wattbit's check on its Kueue Workload (`obj.kueue` set), or Kueue's
+    alone (FOREIGN)."""
+    admission = kueue_admission(base.obj, view)
+    if admission is None:
+        return replace(
+            base,
+            stage=Stage.FOREIGN,
+            reason=Reason.MANAGED_BY_KUEUE,
+            message=f"queued in Kueue ({base.obj.queue_name}) with no wattbit AdmissionCheck "
+            "on its Workload: Kueue alone suspends and resumes it",
+        )
+    return replace(base, obj=replace(base.obj, kueue=admission))
+
+
+def kueue_admission(obj: WorkloadObject, view: ClusterView) -> KueueAdmission | None:
+    """The Kueue Workload of a queued job and wattbit's check on it, if both exist."""
+    workload = view.kueue_workloads.get(obj.uid)
+    check = None if workload is None else workload.check(view.kueue_checks)
+    if workload is None or check is None:
+        return None
+    return KueueAdmission(workload=workload, check=check)
+
+
+def _kueue_stage(base: Managed, admission: KueueAdmission, view: ClusterView) -> Managed:
+    """Where a workload behind wattbit's AdmissionCheck is: the planner places it once Kueue
+    has reserved quota (check Pending), and may move it once admitted (check Ready)."""
+    workload, check, obj = admission.workload, admission.check, base.obj
+    queued = f"queued in Kueue ({obj.queue_name})"
+    if check.state == CheckState.PENDING:
+        if workload.quota_reserved and workload.active:
+            return replace(base, stage=Stage.PENDING, snapshot=_snapshot(base, view, pending=True))
+        return replace(
+            base,
+            stage=Stage.FOREIGN,
+            reason=Reason.MANAGED_BY_KUEUE,
+            message=f"{queued}, waiting for quota: wattbit places it once Kueue reserves it",
+        )
+    if check.state == CheckState.READY:
+        if obj.suspended or not workload.active:
+            return replace(base, stage=Stage.PAUSED)
+        return replace(base, stage=Stage.RUNNING, snapshot=_snapshot(base, view, pending=False))
+    return replace(
+        base,
+        stage=Stage.FOREIGN,
+        reason=Reason.MANAGED_BY_KUEUE,
+        message=f"{queued}: wattbit's check is {check.state} ({check.message})",
+    )
 
 
 def admitted_ungated(obj: WorkloadObject) -> bool:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from wattbit.k8s import names
+from wattbit.k8s.kueue import CheckState, KueueAdmission, KueueApi
 from wattbit.k8s.objects import ANNOTATION_RELEASED_AT, PodView, WorkloadObject
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -133,6 +134,10 @@ class JobAdapter:
             patch = {"status": {"startTime": None}}
             _merge_patch(self._api.patch_namespaced_job_status, obj.name, obj.namespace, patch)
 
+    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None:
+        patch = {"metadata": {"annotations": dict(annotations)}}
+        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
+
     def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
         """Unsuspend without a placement (DryRun, or PlacementFailed: carbon-agnostic)."""
         patch = {
@@ -229,6 +234,103 @@ class SuspendingAdapter(Protocol):
 
     def resume(self, obj: WorkloadObject) -> None: ...
 
+    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None: ...
+
+
+class KueueAdapter:
+    """A workload behind one of wattbit's Kueue AdmissionChecks: placed by setting the check
+    Ready with the region's nodeSelector, held by keeping it Pending, moved by deactivating
+    and re-activating its Kueue Workload. Its own `suspend` is Kueue's alone. What wattbit
+    must remember (region, release time) goes on the job's own metadata, which Kueue keeps.
+    """
+
+    def __init__(self, api: KueueApi, kinds: Callable[[WorkloadObject], SuspendingAdapter]) -> None:
+        self._api = api
+        self._kinds = kinds
+
+    @staticmethod
+    def _admission(obj: WorkloadObject) -> KueueAdmission:
+        if obj.kueue is None:
+            raise ValueError(f"{obj.key} is not behind a wattbit AdmissionCheck")
+        return obj.kueue
+
+    def place_and_release(
+        self,
+        obj: WorkloadObject,
+        *,
+        region: str,
+        node_selector: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        annotations = {names.ANNOTATION_REGION: region}
+        if obj.released_at is None:
+            annotations[ANNOTATION_RELEASED_AT] = _instant(now)
+        self._kinds(obj).annotate(obj, annotations)  # intent first: a retry sees it
+        self._api.set_check(
+            self._admission(obj),
+            state=CheckState.READY,
+            message=f"placed in {region}",
+            node_selector=node_selector,
+            now=now,
+        )
+
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        if obj.released_at is None:
+            self._kinds(obj).annotate(obj, {ANNOTATION_RELEASED_AT: _instant(now)})
+        self._api.set_check(
+            self._admission(obj),
+            state=CheckState.READY,
+            message="released without a placement: Kueue and kube-scheduler decide",
+            node_selector=None,
+            now=now,
+        )
+
+    def keep_pending(self, obj: WorkloadObject, *, message: str, now: datetime) -> None:
+        """Say why the check stays Pending (Kueue shows it on the Workload and as an Event on
+        the job); written only when the words change."""
+        admission = self._admission(obj)
+        if admission.check.state == CheckState.PENDING and admission.check.message == message:
+            return
+        self._api.set_check(
+            admission, state=CheckState.PENDING, message=message, node_selector=None, now=now
+        )
+
+    def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
+        """Nothing to do: Kueue holds what it queues."""
+
+    def suspend(self, obj: WorkloadObject) -> None:
+        workload = self._admission(obj).workload
+        if workload.active:
+            self._api.set_active(workload, active=False)
+
+    def repoint(
+        self, obj: WorkloadObject, *, region: str, node_selector: Mapping[str, str]
+    ) -> None:
+        admission = self._admission(obj)
+        if obj.placed_region != region:
+            self._kinds(obj).annotate(obj, {names.ANNOTATION_REGION: region})
+        if admission.check.state != CheckState.READY or (
+            admission.placed_region_selector != dict(node_selector)
+        ):
+            self._api.set_check(
+                admission,
+                state=CheckState.READY,
+                message=f"moved to {region}",
+                node_selector=node_selector,
+                now=datetime.now(UTC),
+            )
+
+    def resume(self, obj: WorkloadObject) -> None:
+        workload = self._admission(obj).workload
+        if not workload.active:
+            self._api.set_active(workload, active=True)
+
+    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None:
+        self._kinds(obj).annotate(obj, annotations)
+
+    def activate_check(self, name: str, *, now: datetime) -> None:
+        self._api.activate_check(name, now=now)
+
 
 class _CustomSuspending:
     """A custom resource held and moved through `spec.suspend`, placed by the one patch that
@@ -286,6 +388,9 @@ class _CustomSuspending:
             "spec": {"suspend": False},
         }
         self._patch(obj, patch)
+
+    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None:
+        self._patch(obj, {"metadata": {"annotations": dict(annotations)}})
 
     def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
         patch = {
