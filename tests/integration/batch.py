@@ -26,7 +26,7 @@ from tests.integration.kube import REPO_ROOT, Kube
 
 COMPONENTS = ("jobset", "trainer", "kueue")
 TRAINING_RUNTIME = "torch-distributed"
-"""hack/batch/torch-distributed.yaml: one replicated job `node`, numNodes pods."""
+"""hack/batch/torch-distributed.yaml: one replicated job `node`, one Job of numNodes pods."""
 KUEUE_EXCLUDED_NAMESPACES = ("kube-system", "kueue-system", "wattbit-system")
 QUEUE_NAME_LABEL = "kueue.x-k8s.io/queue-name"
 
@@ -64,7 +64,7 @@ def start_batch_stack(kube: Kube, components: tuple[str, ...] = COMPONENTS) -> B
         env={**os.environ, "WATTBIT_STATE_DIR": str(state_dir)},
         capture_output=True,
         text=True,
-        # A cache miss builds the three controllers first (about 9 minutes on 2 cores).
+        # A cache miss builds the three controllers first (about 7 minutes on 2 cores).
         timeout=2400,
         check=False,
     )

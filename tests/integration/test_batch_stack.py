@@ -6,7 +6,9 @@ nodes and succeed, and the JobSet completes; a TrainJob on the torch-distributed
 a JobSet (owned by the TrainJob) whose pods run; a Job labelled with a LocalQueue is created
 suspended by Kueue's webhook, admitted (unsuspended) within its ClusterQueue's GPU quota, and a
 second one waits suspended until the first finishes and releases the quota; a queued JobSet is
-likewise created suspended and admitted.
+likewise created suspended and admitted; and with an AdmissionCheck on the ClusterQueue (the
+test plays its controller, as wattbit will), Kueue reserves quota but keeps the Job suspended
+while the check is Pending, then admits it with the check's podSetUpdates nodeSelector.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def queue(kube: Kube, batch_stack: BatchStack, namespace: str) -> Iterator[str]:
     kube.kubectl("delete", "resourceflavor", name, "--wait=false", check=False)
 
 
-def _job(name: str, queue: str, pods: int, duration: str) -> dict[str, Any]:
+def _job(name: str, queue: str, pods: int, duration: str | None) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -310,3 +312,122 @@ def test_kueue_admits_a_queued_jobset(
         timeout=60,
         message=f"the queued JobSet's 3 pods to run on kwok nodes\n{batch_stack.log('jobset')}",
     )
+
+
+def test_kueue_admits_only_once_an_admission_check_is_ready(
+    kube: Kube, batch_stack: BatchStack, namespace: str
+) -> None:
+    """The flow an AdmissionCheck controller (wattbit) drives, played here by the test: the
+    check must be marked Active by its controller, Kueue then reserves quota but keeps the
+    Job suspended while the check is Pending, and admits it with the check's podSetUpdates
+    (a region nodeSelector) once the check is Ready."""
+    name = namespace
+    controller = "wattbit.io/carbon-aware"
+    kube.apply(
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ResourceFlavor",
+            "metadata": {"name": name},
+        },
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "AdmissionCheck",
+            "metadata": {"name": name},
+            "spec": {"controllerName": controller},
+        },
+    )
+    try:
+        # Only the check's controller marks it Active; until then its ClusterQueue is inactive.
+        kube.kubectl(
+            "patch", "admissioncheck", name, "--subresource=status", "--type=merge", "-p",
+            json.dumps({"status": {"conditions": [{
+                "type": "Active", "status": "True", "reason": "Active", "message": "test",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }]}}),
+        )  # fmt: skip
+        kube.apply(
+            {
+                "apiVersion": "kueue.x-k8s.io/v1beta2",
+                "kind": "ClusterQueue",
+                "metadata": {"name": name},
+                "spec": {
+                    "namespaceSelector": {},
+                    "admissionChecksStrategy": {"admissionChecks": [{"name": name}]},
+                    "resourceGroups": [
+                        {
+                            "coveredResources": ["cpu", "nvidia.com/gpu"],
+                            "flavors": [
+                                {
+                                    "name": name,
+                                    "resources": [
+                                        {"name": "cpu", "nominalQuota": "100"},
+                                        {"name": "nvidia.com/gpu", "nominalQuota": "8"},
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                },
+            },
+            {
+                "apiVersion": "kueue.x-k8s.io/v1beta2",
+                "kind": "LocalQueue",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"clusterQueue": name},
+            },
+        )
+        wait_until(
+            lambda: _condition(kube.find("localqueue", name, namespace), "Active"),
+            timeout=60,
+            message=f"the LocalQueue to be Active\n{batch_stack.log('kueue')}",
+        )
+        kube.create(_job("checked", name, pods=2, duration=None), namespace=namespace)
+
+        def pending_check() -> dict[str, Any] | None:
+            workload = _workload_of(kube, namespace, "Job", "checked")
+            checks = ((workload or {}).get("status") or {}).get("admissionChecks") or []
+            reserved = _condition(workload, "QuotaReserved")
+            return workload if reserved and [c["state"] for c in checks] == ["Pending"] else None
+
+        workload = wait_until(
+            pending_check,
+            timeout=60,
+            message=f"quota reserved with the check Pending\n{batch_stack.log('kueue')}",
+        )
+        holds_for(
+            lambda: kube.get("job", "checked", namespace)["spec"]["suspend"] is True,
+            duration=3,
+            message="the Job stays suspended while the check is Pending",
+        )
+        assert not _condition(workload, "Admitted")
+        kube.kubectl(
+            "patch", "workload", workload["metadata"]["name"], "-n", namespace,
+            "--subresource=status", "--type=merge", "-p",
+            json.dumps({"status": {"admissionChecks": [{
+                "name": name, "state": "Ready", "message": "window open",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+                "podSetUpdates": [
+                    {"name": "main", "nodeSelector": {"topology.kubernetes.io/region": "kyushu"}}
+                ],
+            }]}}),
+        )  # fmt: skip
+        wait_until(
+            lambda: kube.get("job", "checked", namespace)["spec"]["suspend"] is False,
+            timeout=60,
+            message=f"Kueue to admit the Job once its check is Ready\n{batch_stack.log('kueue')}",
+        )
+        job = kube.get("job", "checked", namespace)
+        assert job["spec"]["template"]["spec"]["nodeSelector"] == {
+            "topology.kubernetes.io/region": "kyushu"
+        }
+        wait_until(
+            lambda: _running_on_kwok(_items(kube, "pods", namespace, "job-name=checked"), 2),
+            timeout=60,
+            message="the checked Job's pods to run",
+        )
+        pods = _items(kube, "pods", namespace, "job-name=checked")
+        assert {p["spec"]["nodeName"].rsplit("-", 1)[0] for p in pods} == {"kwok-kyushu"}
+    finally:
+        kube.kubectl("delete", "job", "--all", "-n", namespace, "--wait=false", check=False)
+        for kind in ("clusterqueue", "admissioncheck", "resourceflavor"):
+            kube.kubectl("delete", kind, name, "--wait=false", check=False)
