@@ -4,7 +4,8 @@ Matrix:
 - pending: LowestCost run now; WaitingForGreenerWindow wait; the minimum saving keeps marginal
   waits from happening; waiting disabled; NoEligibleRegion (allowed regions, latency limit,
   unavailable); SignalStale hold and SignalsUnavailable release after the maximum hold;
-  DeadlineAtRisk runs now in the home region; InsufficientCapacity; spill to the next region
+  DeadlineAtRisk runs now in the cheapest region free now (SignalsUnavailable: home);
+  InsufficientCapacity; spill to the next region
   when the best is full (no herding), by GPUs and by power headroom; a stale region never wins;
 - running: GreenerRegion move; AlreadyBest; SignalStale (current region); MigrationDisabled;
   MoveLimitReached; CooldownActive; NoLink; SignalDipTooShort; DeadlineTooClose;
@@ -266,11 +267,23 @@ def test_a_stale_region_never_wins() -> None:
     assert decision.region == "tokyo"
 
 
-def test_deadline_at_risk_runs_now_in_the_home_region() -> None:
+def test_deadline_at_risk_runs_now_in_the_cheapest_region_free_now() -> None:
+    # The start is now wherever it runs, so the region is still chosen on cost (home-first
+    # gave that saving away); a region without room is passed over.
     decision = one(flat_regions(), workload(hours=3, deadline_h=3.2))
     assert decision.kind is DecisionKind.RUN_NOW
     assert decision.reason is Reason.DEADLINE_AT_RISK
-    assert decision.region == "tokyo"
+    assert decision.region == "kansai"
+    regions = flat_regions()
+    regions[1].free(4)
+    decision = one(regions, workload(hours=3, deadline_h=3.2))
+    assert (decision.reason, decision.region) == (Reason.DEADLINE_AT_RISK, "kyushu")
+
+
+def test_signals_unavailable_still_runs_in_the_home_region() -> None:
+    stale = [region.stale() for region in flat_regions()]
+    decision = one(stale, workload(submitted_at=NOW - timedelta(hours=7)))
+    assert (decision.reason, decision.region) == (Reason.SIGNALS_UNAVAILABLE, "tokyo")
 
 
 def test_hold_when_no_region_has_the_gpus() -> None:

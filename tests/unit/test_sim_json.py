@@ -1,9 +1,10 @@
 """`wattbit simulate --json` can be checked from outside (docs/simulation-json.md).
 
-Covers: on a small dataset-backed scenario in which wattbit moves a job twice, every policy's
-carbon, bill and carbon-adjusted cost, and every job's, are re-priced from the JSON alone (its
-hourly signals, PUEs, schedules and moves) with plain arithmetic written here, and agree with
-the reported figures within 0.1 %; schedules respect the jobs' arrival and runtime.
+Covers: on a small dataset-backed scenario in which wattbit moves a job twice (the greener
+regions are full when it arrives), every policy's carbon, bill and carbon-adjusted cost, and
+every job's, are re-priced from the JSON alone (its hourly signals, PUEs, schedules and moves)
+with plain arithmetic written here, and agree with the reported figures within 0.1 %;
+schedules respect the jobs' arrival and runtime.
 Skips: the engine's own bookkeeping (test_sim_engine.py, test_accounting.py).
 """
 
@@ -58,6 +59,19 @@ SCENARIO = {
                 "checkpoint_interval_hours": 0,
             },
             {"id": "short", "arrival_hour": 8, "runtime_hours": 2, "gpus": 8, "home": "kyushu"},
+            # Kyushu and Hokkaido are full for six hours: "long" starts in Tokyo, then moves.
+            *(
+                {
+                    "id": f"busy-{region}",
+                    "arrival_hour": 0,
+                    "runtime_hours": 6,
+                    "gpus": 64,
+                    "home": region,
+                    "deadline_hour": 6,
+                    "allowed": [region],
+                }
+                for region in ("kyushu", "hokkaido")
+            ),
         ]
     },
 }

@@ -119,7 +119,8 @@ def signals_stale(facts: PendingFacts) -> Verdict | None:
 
 
 def deadline_at_risk(facts: PendingFacts) -> Verdict | None:
-    """Run now, carbon-agnostic, when even starting now leaves less than the safety margin."""
+    """Run now, without waiting, when even starting now leaves less than the safety margin
+    (in the cheapest region free now: the region does not change when the run ends)."""
     if facts.meets_deadline_now:
         return None
     deadline = facts.workload.deadline
@@ -128,7 +129,7 @@ def deadline_at_risk(facts: PendingFacts) -> Verdict | None:
         reason=Reason.DEADLINE_AT_RISK,
         message=(
             f"deadline {deadline.isoformat() if deadline else '?'} leaves less than the safety "
-            "margin even if started now: running at once, carbon-agnostic"
+            "margin even if started now: running at once, no waiting"
         ),
     )
 

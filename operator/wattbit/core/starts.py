@@ -52,15 +52,26 @@ def place_agnostic(
     ledger: CapacityLedger,
     ctx: PlanContext,
 ) -> Decision:
-    """Run now without comparing signals: home region first, then any region that fits."""
+    """Run now: on stale signals home first, then any region that fits; when the deadline
+    is at risk, the cheapest fresh region over the run that fits (the start is now wherever
+    it runs, so choosing the region risks nothing; home-first gave that saving away)."""
     grid = ctx.grid
     end = ctx.start + ctx.runtime_slots(workload)
     now_rate = grid.unit_cost_jpy_per_it_kwh[:, 0]
     home = grid.index(workload.home_region)
-    order = sorted(
-        np.flatnonzero(eligible),
-        key=lambda r: (r != home, not grid.fresh[r], now_rate[r] if grid.fresh[r] else 0.0, r),
-    )
+    regions: list[int] = np.flatnonzero(eligible).tolist()
+    if verdict.reason is Reason.DEADLINE_AT_RISK:
+        run_cost = ctx.curve.between(np.array(regions, dtype=np.intp), ctx.start, end).tolist()
+        rank = dict(zip(regions, run_cost, strict=True))
+        order = sorted(
+            regions,
+            key=lambda r: (not grid.fresh[r], rank[r] if grid.fresh[r] else 0.0, r != home, r),
+        )
+    else:
+        order = sorted(
+            regions,
+            key=lambda r: (r != home, not grid.fresh[r], now_rate[r] if grid.fresh[r] else 0.0, r),
+        )
     for region in order:
         option = Option(
             workload=0,
