@@ -67,7 +67,7 @@ class Reason(StrEnum):
     """Run now or wait: the cheaper plan gave way to a running workload that moves there and
     saves more than this plan costs extra."""
     DEADLINE_AT_RISK = "DeadlineAtRisk"
-    """Run now, carbon-agnostic: waiting or choosing would risk the deadline."""
+    """Run now: waiting would risk the deadline (in the cheapest region free now)."""
     SIGNALS_UNAVAILABLE = "SignalsUnavailable"
     """Run now, carbon-agnostic: signals were stale longer than the policy's maximum hold."""
     # --- a running workload moves or stays
@@ -299,7 +299,7 @@ class Policy:
     """Weight of the electricity bill in the objective."""
     carbon_weight: float = 1.0
     """Weight of carbon (priced at `carbon_price_jpy_per_tonne`) in the objective."""
-    min_saving_fraction: float = 0.05
+    min_saving_fraction: float = 0.01
     """A move must save at least this share of the baseline's cost, a wait this share per
     day of waiting (a charge linear in the wait keeps a planned start as its window nears)..."""
     min_saving_jpy: float = 0.0

@@ -64,7 +64,7 @@ class PlacementPolicySpec(WattbitModel):
     """Internal carbon price folding emissions into cost: cost = energy x (price + carbon
     intensity x this). 10000 JPY/t (about the EU ETS level) by default; 0 ranks on price
     alone."""
-    minimum_saving_percent: Annotated[int, Field(ge=0, le=100)] = 10
+    minimum_saving_percent: Annotated[int, Field(ge=0, le=100)] = 1
     """A move must cut the remaining run's cost by at least this share, after the cost of
     moving (hysteresis against thrashing)."""
     tolerance_window_minutes: Annotated[int, Field(ge=0, le=_WEEK_MINUTES)] = 360
