@@ -6,7 +6,8 @@ nodes and succeed, and the JobSet completes; a TrainJob on the torch-distributed
 a JobSet (owned by the TrainJob) whose pods run; a Job labelled with a LocalQueue is created
 suspended by Kueue's webhook, admitted (unsuspended) within its ClusterQueue's GPU quota, and a
 second one waits suspended until the first finishes and releases the quota; a queued JobSet is
-likewise created suspended and admitted; and with an AdmissionCheck on the ClusterQueue (the
+likewise created suspended and admitted, and so is a queued TrainJob (Kueue manages the TrainJob,
+not its JobSet); and with an AdmissionCheck on the ClusterQueue (the
 test plays its controller, as wattbit will), Kueue reserves quota but keeps the Job suspended
 while the check is Pending, then admits it with the check's podSetUpdates nodeSelector.
 """
@@ -431,3 +432,39 @@ def test_kueue_admits_only_once_an_admission_check_is_ready(
         kube.kubectl("delete", "job", "--all", "-n", namespace, "--wait=false", check=False)
         for kind in ("clusterqueue", "admissioncheck", "resourceflavor"):
             kube.kubectl("delete", kind, name, "--wait=false", check=False)
+
+
+def test_kueue_admits_a_queued_trainjob(
+    kube: Kube, batch_stack: BatchStack, namespace: str, queue: str
+) -> None:
+    """Kueue manages the TrainJob itself (one pod set per replicated job of its runtime), not
+    the JobSet the trainer makes of it."""
+    gpu = {"nvidia.com/gpu": "1"}
+    created = kube.create(
+        {
+            "apiVersion": "trainer.kubeflow.org/v1alpha1",
+            "kind": "TrainJob",
+            "metadata": {"name": "train", "labels": {QUEUE_NAME_LABEL: queue}},
+            "spec": {
+                "runtimeRef": {"name": TRAINING_RUNTIME},
+                "trainer": {"numNodes": 2, "resourcesPerNode": {"requests": gpu, "limits": gpu}},
+            },
+        },
+        namespace=namespace,
+    )
+    assert created["spec"]["suspend"] is True, "Kueue's webhook did not suspend a queued TrainJob"
+    wait_until(
+        lambda: kube.get("trainjob", "train", namespace)["spec"].get("suspend") is False,
+        timeout=60,
+        message=f"Kueue to admit (unsuspend) the TrainJob\n{batch_stack.log('kueue')}",
+    )
+    workload = _workload_of(kube, namespace, "TrainJob", "train")
+    assert _condition(workload, "Admitted")
+    assert workload is not None
+    assert [(p["name"], p["count"]) for p in workload["spec"]["podSets"]] == [("node", 2)]
+    assert _workload_of(kube, namespace, "JobSet", "train") is None
+    wait_until(
+        lambda: _running_on_kwok(_items(kube, "pods", namespace, f"{JOBSET_NAME_LABEL}=train"), 2),
+        timeout=60,
+        message=f"the queued TrainJob's 2 pods to run\n{batch_stack.log('trainer')}",
+    )
