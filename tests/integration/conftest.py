@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -235,6 +236,45 @@ def regions(kube: Kube, operator: Operator) -> list[str]:
 
     wait_until(all_ready, timeout=60, message="the three Regions to be Ready")
     return list(REGION_SIGNALS)
+
+
+def link(a: str, b: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "wattbit.io/v1alpha1",
+        "kind": "APNLink",
+        "metadata": {"name": f"{a}-{b}"},
+        "spec": {
+            "fromRegion": a,
+            "toRegion": b,
+            "latencyMicroseconds": 8000,
+            "bandwidthGbps": 400,
+        },
+    }
+
+
+LINKS = (link("hokkaido", "tokyo"), link("tokyo", "kyushu"), link("hokkaido", "kyushu"))
+
+
+@pytest.fixture
+def kyushu_external(kube: Kube, regions: list[str], namespace: str) -> Iterator[str]:
+    """Kyushu fed by PowerSignals in the test's namespace, the three regions linked by the
+    APN (moves go over links); restored afterwards."""
+    patch = {"spec": {"signals": {"provider": "external", "static": None}}}
+    kube.kubectl("patch", "region", "kyushu", "--type=merge", "-p", json.dumps(patch))
+    kube.apply(*LINKS)
+    yield namespace
+    for item in LINKS:
+        kube.kubectl("delete", "apnlink", item["metadata"]["name"], "--ignore-not-found")
+    kube.kubectl("delete", "powersignals", "--all", "-n", namespace, check=False)
+    kube.apply(region("kyushu", *REGION_SIGNALS["kyushu"]))
+    kube.kubectl(
+        "patch",
+        "region",
+        "kyushu",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"availability": "Available", "capacity": None}}),
+    )
 
 
 # The batch stack (Kueue, JobSet, Trainer; hack/batch-stack-up.sh): the `batch_stack` session

@@ -28,7 +28,6 @@ from tests.integration.kube import Kube, holds_for, wait_until
 from tests.integration.test_placement import DEFERRABLE, gpu_container, node_region
 from tests.integration.test_reconcile import (
     FAST_MOVES,
-    kyushu_external,  # noqa: F401 - the fixture, used by name below
     policy,
     publish_kyushu,
     replace_signal,

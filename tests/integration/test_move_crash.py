@@ -27,7 +27,6 @@ from tests.integration.conftest import Operator
 from tests.integration.kube import Kube, wait_until
 from tests.integration.test_reconcile import (
     FAST_MOVES,
-    kyushu_external,  # noqa: F401 - the fixture, used by name below
     long_job,
     pods_regions,
     policy,

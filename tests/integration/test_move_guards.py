@@ -26,7 +26,6 @@ import pytest
 from tests.integration.kube import REGION_SIGNALS, Kube, holds_for, region, wait_until
 from tests.integration.test_reconcile import (
     FAST_MOVES,
-    kyushu_external,  # noqa: F401 - the fixture, used by name below
     long_job,
     pods_regions,
     policy,

@@ -20,7 +20,6 @@ import pytest
 
 from tests.integration.kube import REGION_SIGNALS, Kube, wait_until
 from tests.integration.test_reconcile import (
-    kyushu_external,  # noqa: F401 - the fixture, used by name below
     long_job,
     publish_kyushu,
     signal,

@@ -18,13 +18,12 @@ Elsewhere: SIGKILL at each phase (test_move_crash.py), PDB-blocked evictions and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.integration.kube import REGION_SIGNALS, Kube, region, wait_until
+from tests.integration.kube import Kube, wait_until
 from tests.integration.test_placement import node_region, training_job
 
 pytestmark = pytest.mark.integration
@@ -80,45 +79,6 @@ def signal(
         "metadata": {"name": name},
         "spec": spec,
     }
-
-
-def link(a: str, b: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "wattbit.io/v1alpha1",
-        "kind": "APNLink",
-        "metadata": {"name": f"{a}-{b}"},
-        "spec": {
-            "fromRegion": a,
-            "toRegion": b,
-            "latencyMicroseconds": 8000,
-            "bandwidthGbps": 400,
-        },
-    }
-
-
-LINKS = (link("hokkaido", "tokyo"), link("tokyo", "kyushu"), link("hokkaido", "kyushu"))
-
-
-@pytest.fixture
-def kyushu_external(kube: Kube, regions: list[str], namespace: str) -> Iterator[str]:
-    """Kyushu fed by PowerSignals in the test's namespace, the three regions linked by the
-    APN (moves go over links); restored afterwards."""
-    patch = {"spec": {"signals": {"provider": "external", "static": None}}}
-    kube.kubectl("patch", "region", "kyushu", "--type=merge", "-p", json.dumps(patch))
-    kube.apply(*LINKS)
-    yield namespace
-    for item in LINKS:
-        kube.kubectl("delete", "apnlink", item["metadata"]["name"], "--ignore-not-found")
-    kube.kubectl("delete", "powersignals", "--all", "-n", namespace, check=False)
-    kube.apply(region("kyushu", *REGION_SIGNALS["kyushu"]))
-    kube.kubectl(
-        "patch",
-        "region",
-        "kyushu",
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"availability": "Available", "capacity": None}}),
-    )
 
 
 def publish_kyushu(kube: Kube, namespace: str, manifest: dict[str, Any]) -> None:

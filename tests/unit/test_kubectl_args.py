@@ -58,7 +58,7 @@ def test_plan_flags() -> None:
         (["explain", "-A", "train"], "does not apply to explain"),
         (["receipt", "train", "--csv", "-o", "json"], "--csv and -o"),
         (["explain"], "WORKLOAD"),
-        (["explain", "deployment/x"], "not a Job or Pod"),
+        (["explain", "deployment/x"], "not a Job, Pod, JobSet or TrainJob"),
         (["explain", "job/Bad_Name"], "not a valid object name"),
     ],
 )
@@ -79,6 +79,9 @@ def test_bad_usage_is_one_line_naming_the_mistake(argv: list[str], fragment: str
         ("pod/train-0", WorkloadRef(kind="Pod", name="train-0")),
         ("po/x.y", WorkloadRef(kind="Pod", name="x.y")),
         ("Job/train", WorkloadRef(kind="Job", name="train")),
+        ("jobset/pretrain", WorkloadRef(kind="JobSet", name="pretrain")),
+        ("jobsets.jobset.x-k8s.io/pretrain", WorkloadRef(kind="JobSet", name="pretrain")),
+        ("trainjob/finetune", WorkloadRef(kind="TrainJob", name="finetune")),
     ],
 )
 def test_workload_references(text: str, expected: WorkloadRef) -> None:

@@ -43,11 +43,18 @@ INDEXES = (
     "gpu_pods",
     "policies",
     "deferrable_jobs",
+    "deferrable_jobsets",
+    "deferrable_trainjobs",
+    "cluster_training_runtimes",
+    "training_runtimes",
     "deferrable_pods",
     "owned_pods",
     "placement_records",
     "apn_links",
+    "kueue_workloads",
+    "kueue_checks",
 )
+"""The kopf indexes a pass reads (`collect`); kopf hands them to the startup handler."""
 _TASK_KEY = "wattbit-loop"
 
 

@@ -29,6 +29,14 @@ _KINDS = {
     "pod": "Pod",
     "pods": "Pod",
     "po": "Pod",
+    "jobset": "JobSet",
+    "jobsets": "JobSet",
+    "jobset.jobset.x-k8s.io": "JobSet",
+    "jobsets.jobset.x-k8s.io": "JobSet",
+    "trainjob": "TrainJob",
+    "trainjobs": "TrainJob",
+    "trainjob.trainer.kubeflow.org": "TrainJob",
+    "trainjobs.trainer.kubeflow.org": "TrainJob",
 }
 _GLOBAL_DEFAULTS = {
     "namespace": None,
@@ -52,7 +60,8 @@ class WorkloadRef:
     """A workload as named on the command line: ``job/NAME``, ``pod/NAME`` or ``NAME``."""
 
     kind: str | None
-    """``Job`` or ``Pod``; None for a bare name (a Job first, then a Pod)."""
+    """``Job``, ``Pod``, ``JobSet`` or ``TrainJob``; None for a bare name (a Job first, then a
+    Pod)."""
     name: str
 
 
@@ -67,8 +76,8 @@ def parse_workload_ref(text: str) -> WorkloadRef:
         kind = _KINDS.get(kind_text.lower())
         if kind is None:
             raise UsageError(
-                f"workload {text!r}: kind {kind_text!r} is not a Job or Pod "
-                "(use job/NAME, pod/NAME or NAME)"
+                f"workload {text!r}: kind {kind_text!r} is not a Job, Pod, JobSet or TrainJob "
+                "(use job/NAME, pod/NAME, jobset/NAME, trainjob/NAME or NAME)"
             )
     if not name or len(name) > 253 or not _NAME.fullmatch(name):
         raise UsageError(f"workload {text!r}: {name!r} is not a valid object name")
@@ -127,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("regions", "each Region's signals, freshness, free GPUs and 48 h forecast")
     explain = command("explain", "a workload's chain: workload, record, decision, region, Events")
-    explain.add_argument("workload", metavar="WORKLOAD", help="job/NAME, pod/NAME or NAME")
+    explain.add_argument(
+        "workload",
+        metavar="WORKLOAD",
+        help="job/NAME, pod/NAME, jobset/NAME, trainjob/NAME or NAME",
+    )
     plan = command("plan", "where and when a described job would run now, and why (no writes)")
     plan.add_argument("--gpus", type=_positive_int, required=True, metavar="N", help="GPUs")
     plan.add_argument(
@@ -153,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--for", dest="for_region", metavar="REGION", help="only this region")
     listing.add_argument("--policy", metavar="NAME", help="only workloads under this policy")
     receipt = command("receipt", "a workload's hour-by-hour ledger, totals and counterfactual")
-    receipt.add_argument("workload", metavar="WORKLOAD", help="job/NAME, pod/NAME or NAME")
+    receipt.add_argument(
+        "workload",
+        metavar="WORKLOAD",
+        help="job/NAME, pod/NAME, jobset/NAME, trainjob/NAME or NAME",
+    )
     receipt.add_argument("--csv", action="store_true", help="the hourly ledger as CSV")
     return parser
 

@@ -30,6 +30,13 @@ HTTP_NOT_FOUND = 404
 Body = dict[str, Any]
 
 
+CUSTOM_WORKLOADS = {
+    "JobSet": ("jobset.x-k8s.io", "v1alpha2", "jobsets"),
+    "TrainJob": ("trainer.kubeflow.org", "v1alpha1", "trainjobs"),
+}
+"""Workload kinds read through the custom-objects API: group, version, plural."""
+
+
 class Reader(Protocol):
     """What the commands read; `Cluster` reads a live API server, tests pass a fake."""
 
@@ -137,6 +144,20 @@ class Cluster:
         )
 
     def workload(self, kind: str, namespace: str, name: str) -> Body | None:
+        custom = CUSTOM_WORKLOADS.get(kind)
+        if custom is not None:
+            group, version, plural = custom
+            return self._call(  # type: ignore[no-any-return]
+                f"{kind.lower()}/{name}",
+                lambda: self._custom.get_namespaced_custom_object(
+                    group,
+                    version,
+                    namespace,
+                    plural,
+                    name,
+                    _request_timeout=REQUEST_TIMEOUT_SECONDS,
+                ),
+            )
         read = self._batch.read_namespaced_job if kind == "Job" else self._core.read_namespaced_pod
         return self._call(  # type: ignore[no-any-return]
             f"{kind.lower()}/{name}",

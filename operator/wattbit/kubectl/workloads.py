@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wattbit.api.v1alpha1.workloadplacement import PLURAL, WorkloadPlacementStatus
+from wattbit.k8s.jobsets import jobset_object, trainjob_object
 from wattbit.k8s.objects import WorkloadObject, job_object, pod_object
 from wattbit.k8s.snapshots import record_name
 from wattbit.kubectl.args import WorkloadRef
@@ -61,9 +62,18 @@ def parse_status(name: str, record: Body) -> WorkloadPlacementStatus | None:
         ) from error
 
 
+def parse_workload(kind: str, body: Body) -> WorkloadObject:
+    """A workload body as the operator parses it (a TrainJob's pod sets from its own trainer
+    fields: the plugin does not read its runtime)."""
+    if kind == "TrainJob":
+        return trainjob_object(body, {})
+    parsers = {"Job": job_object, "Pod": pod_object, "JobSet": jobset_object}
+    return parsers[kind](body)
+
+
 def find(reader: Reader, ref: WorkloadRef, namespace: str) -> Found:
     kind, body = find_workload(reader, ref, namespace)
-    obj = job_object(body) if kind == "Job" else pod_object(body)
+    obj = parse_workload(kind, body)
     name = record_name(obj)
     record = reader.custom_get(PLURAL, name, namespace)
     uid = ((record or {}).get("spec") or {}).get("workloadRef", {}).get("uid")
