@@ -72,6 +72,7 @@ from wattbit.k8s.workloads import (
     PodAdapter,
     SuspendingAdapter,
     TrainJobAdapter,
+    WorkloadAdapter,
 )
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class Apis:
             return self.kueue
         return self._own_kind(obj)
 
-    def releasing(self, obj: WorkloadObject) -> SuspendingAdapter | PodAdapter:
+    def releasing(self, obj: WorkloadObject) -> WorkloadAdapter:
         """The adapter that places and releases this workload."""
         return self.pods if obj.kind is WorkloadKind.POD else self.suspending(obj)
 

@@ -1,10 +1,14 @@
-"""Steer deferrable workloads (Jobs and bare Pods) through standard fields.
+"""Steer deferrable workloads through standard fields: one adapter per kind.
 
-One adapter per kind, in the shape of Kueue's GenericJob: place-and-release (node affinity for
-the region, then unsuspend the Job or remove the Pod's scheduling gate), suspend, re-point,
-resume, ask the pods for a checkpoint, and, for Pods that a controller replaces, evict through
-the Eviction API. Every write is idempotent (affinity terms are replaced, not appended) and is
-skipped when the object already shows its effect. Nothing here decides anything.
+`WorkloadAdapter` is the shape every kind shares (Kueue's GenericJob, reduced to wattbit's
+verbs): place-and-release and release-unplaced. `SuspendingAdapter` adds hold, suspend,
+re-point, resume for the kinds held through `spec.suspend`: Jobs (node affinity in the pod
+template), JobSets (a nodeSelector in each Job template), TrainJobs (wattbit's own
+runtimePatches entry), and anything Kueue queues behind wattbit's AdmissionCheck (the check
+and the Kueue Workload's `spec.active`, never `suspend`). Bare Pods are gated, placed while
+gated and, when a controller replaces them, evicted through the Eviction API. Every write is
+idempotent (affinity terms are replaced, not appended) and is skipped when the object already
+shows its effect. Nothing here decides anything.
 """
 
 from __future__ import annotations
@@ -209,9 +213,10 @@ class JobAdapter:
         return patched
 
 
-class SuspendingAdapter(Protocol):
-    """What the reconcile loop asks of a kind that is held and moved through `spec.suspend`
-    (Kueue's GenericJob, reduced to wattbit's verbs). Every write is idempotent."""
+class WorkloadAdapter(Protocol):
+    """What the reconcile loop asks of every kind (Kueue's GenericJob, reduced to wattbit's
+    verbs; what an object *is* - suspended, finished, its pod sets and GPUs - is read by
+    `objects`/`jobsets` into a WorkloadObject). Every write is idempotent."""
 
     def place_and_release(
         self,
@@ -220,9 +225,18 @@ class SuspendingAdapter(Protocol):
         region: str,
         node_selector: Mapping[str, str],
         now: datetime,
-    ) -> None: ...
+    ) -> None:
+        """Point it at the region and let it run, in one step a crash cannot split."""
+        ...
 
-    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None: ...
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        """Let it run where the scheduler puts it (DryRun, PlacementFailed)."""
+        ...
+
+
+class SuspendingAdapter(WorkloadAdapter, Protocol):
+    """A kind held and moved through `spec.suspend` (Job, JobSet, TrainJob), or through its
+    Kueue Workload: everything but a bare Pod, which is gated and evicted instead."""
 
     def hold(self, obj: WorkloadObject, *, now: datetime) -> None: ...
 
