@@ -539,9 +539,8 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
     )
     if isinstance(adapter, KueueAdapter):
         # Kueue shows the check's message on the Workload and as an Event on the job.
-        adapter.keep_pending(
-            obj, message=f"wattbit: {_verb(decision)}; kubectl wattbit explain", now=now
-        )
+        explain = f"kubectl wattbit explain {obj.kind.value.lower()}/{obj.name} -n {obj.namespace}"
+        adapter.keep_pending(obj, message=f"wattbit: {_verb(decision)} ({explain})", now=now)
 
 
 def _dry_run_prefix(managed: Managed) -> str:
