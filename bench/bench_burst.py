@@ -11,7 +11,10 @@ operator as users run it (defaults; webhook on 127.0.0.1, as bench_operator.py s
    operator. Reported: creation time through the webhook, placements per second (first create
    -> last release), and p50/p99 from each object's create answer to its release (watch
    arrival of the Pod without wattbit's gate, or of the Job with `suspend: false`);
-3. operator RSS at the end and its lifetime peak.
+3. the operator's side of the burst: reconcile passes (full and arrivals-only, from its log)
+   and their mean duration, and its API requests per released workload (reads and writes,
+   from `wattbit_api_requests_total`; the webhook's answers are not API requests);
+4. operator RSS at the end and its lifetime peak.
 
 The PlacementPolicy `default` sets toleranceWindowMinutes 0 (start now) so every workload is
 released at once: the figure is the admission path's, not a wait the policy chose. Everything
@@ -43,15 +46,19 @@ from bench_operator import (
     ROOT,
     Cluster,
     Figures,
+    Operator,
     cleanup,
     cluster_down,
     cluster_up,
     job,
     log,
     mib,
+    passes,
     poll,
     regions_ready,
+    requests_by_method,
     set_up,
+    split,
     start_operator,
     stop_operator,
     wait_for_webhook,
@@ -190,6 +197,44 @@ def baseline(cluster: Cluster, namespace: str, args: argparse.Namespace, figures
     )
 
 
+def pass_kinds(log_path: Path, start: int) -> dict[str, int]:
+    """Passes that did something, by kind, from the operator's log past byte `start`
+    ("reconcile (full): ..." / "reconcile (arrivals): ..."; older builds say "reconcile:")."""
+    kinds: dict[str, int] = {}
+    with log_path.open("rb") as text:
+        text.seek(start)
+        for raw in text:
+            line = raw.decode(errors="replace")
+            for kind in ("full", "arrivals"):
+                if f"reconcile ({kind})" in line:
+                    kinds[kind] = kinds.get(kind, 0) + 1
+            if "reconcile: " in line and "record writes" in line:
+                kinds["full"] = kinds.get("full", 0) + 1
+    return kinds
+
+
+def operator_side(
+    operator: Operator, before: dict[str, float], log_start: int, total: int, figures: Figures
+) -> None:
+    after = operator.metrics()
+    count, mean_s = passes(after, before)
+    kinds = pass_kinds(operator.log_path, log_start)
+    figures.add(
+        "burst: operator passes",
+        f"{count}",
+        f"mean {mean_s:.2f} s; of those that acted: {kinds.get('full', 0)} full, "
+        f"{kinds.get('arrivals', 0)} arrivals-only",
+    )
+    methods = requests_by_method(after, before)
+    reads, writes = split(methods)
+    figures.add(
+        "burst: operator API requests",
+        f"{(reads + writes) / total:.2f} /workload",
+        f"{writes / total:.2f} writes, {reads / total:.2f} reads per workload "
+        f"({dict(sorted(methods.items()))})",
+    )
+
+
 def burst(cluster: Cluster, namespace: str, args: argparse.Namespace, figures: Figures) -> None:
     core, batch = client.CoreV1Api(cluster.api), client.BatchV1Api(cluster.api)
 
@@ -306,7 +351,10 @@ def main() -> int:
             baseline(cluster, plain, args, figures)
         log("burst: deferrable Pods and Jobs")
         rss_before = operator.rss_kib()[0]
+        metrics_before = operator.metrics()
+        log_start = log_path.stat().st_size
         burst(cluster, namespace, args, figures)
+        operator_side(operator, metrics_before, log_start, args.pods + args.jobs, figures)
         rss, peak = operator.rss_kib()
         figures.add(
             "operator RSS", f"{mib(rss)}", f"before the burst {mib(rss_before)}; peak {mib(peak)}"

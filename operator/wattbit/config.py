@@ -95,6 +95,14 @@ class OperatorConfig(BaseModel):
     """After a change, wait this long for more before a pass, so a burst of events (a
     PowerSignal update, a hundred Jobs applied at once) costs one pass."""
 
+    reconcile_arrival_debounce_seconds: float = Field(default=0.05, ge=0, le=60)
+    """The debounce when only new workloads arrived since the last pass: such a pass
+    decides only them, against the standing plan (no moves), so it is cheap to run often.
+    Any other change, and the period, still bring a full pass after the debounce above."""
+
+    reconcile_arrival_passes: bool = True
+    """Run arrivals-only passes at all; false: every pass is a full one, as before."""
+
     metrics_listen_address: str = "0.0.0.0"  # noqa: S104 - scraped by Prometheus in-cluster
     """Address the /metrics endpoint binds to."""
 

@@ -52,6 +52,9 @@ class OperatorContext:
     """Region name -> what of it decisions read, to wake the loop only when that changes."""
     wake: asyncio.Event | None = None
     """Set to run the reconcile loop soon (debounced); created in the operator's event loop."""
+    full_due: bool = True
+    """A change other than new workloads arriving happened since the last full pass (or
+    none has run yet): the next pass is a full one (wattbit.handlers.loop)."""
     indexed: asyncio.Event | None = None
     """Set once kopf's indexes are fully populated (the first resource event proves it)."""
     event_loop: asyncio.AbstractEventLoop | None = None
@@ -61,11 +64,16 @@ class OperatorContext:
     """Held through each reconcile pass, so that giving up the Lease waits for the pass."""
 
     def request_reconcile(self) -> None:
-        """Ask for a reconcile pass soon; safe from any thread."""
+        """Ask for a full reconcile pass soon; safe from any thread."""
         loop, wake = self.event_loop, self.wake
         if loop is None or wake is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(wake.set)
+        loop.call_soon_threadsafe(self._wake_full)
+
+    def _wake_full(self) -> None:
+        self.full_due = True
+        if self.wake is not None:
+            self.wake.set()
 
     @classmethod
     def build(cls, *, config: OperatorConfig, api: client.ApiClient) -> OperatorContext:

@@ -33,7 +33,13 @@ from wattbit.handlers.indexes import ALL
 from wattbit.handlers.reconcile import Apis, PassResult, reconcile
 from wattbit.k8s import names
 from wattbit.k8s.jobsets import trainjob_object
-from wattbit.k8s.snapshots import ClusterView, RegionEntry, SnapshotSettings, region_entry
+from wattbit.k8s.snapshots import (
+    ClusterView,
+    HintsCache,
+    RegionEntry,
+    SnapshotSettings,
+    region_entry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,8 @@ INDEXES = (
 )
 """The kopf indexes a pass reads (`collect`); kopf hands them to the startup handler."""
 _TASK_KEY = "wattbit-loop"
+HINTS: HintsCache = {}
+"""Workload hints read per object version, across passes (one loop per process)."""
 
 
 @kopf.on.startup(id="start-reconcile-loop")
@@ -97,35 +105,66 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
         core=context.core,
     )
     wake_at: datetime | None = None
+    last_full = float("-inf")
     while True:
         timeout = config.reconcile_period_seconds
         if wake_at is not None:
             timeout = max(0.0, min(timeout, (wake_at - datetime.now(UTC)).total_seconds()))
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(context.wake.wait(), timeout=timeout)
-        await asyncio.sleep(config.reconcile_debounce_seconds)
+        except TimeoutError:
+            context.full_due = True  # the period, or a time a step asked to be looked at
+        full = pass_is_full(context, last_full, time.monotonic())
+        await asyncio.sleep(
+            config.reconcile_debounce_seconds if full else config.reconcile_arrival_debounce_seconds
+        )
+        full = full or context.full_due  # a change during an arrivals debounce
         context.wake.clear()
+        if full:
+            # Cleared before the pass reads the indexes: a change during it brings another.
+            context.full_due = False
         async with context.pass_lock:
             # A standby keeps its indexes warm and acts only once it holds the Lease.
-            result = await _one_pass(context, indexes, apis) if context.leading else None
+            result = await _one_pass(context, indexes, apis, full=full) if context.leading else None
         if result is None:
+            if context.leading:
+                context.full_due = True  # the pass failed (logged): the next one is whole
             wake_at = None
             continue
-        wake_at = result.wake_at
+        if full:
+            last_full = time.monotonic()
+            wake_at = result.wake_at
+        elif result.wake_at is not None and (wake_at is None or result.wake_at < wake_at):
+            wake_at = result.wake_at  # the full pass's own wake-up times still stand
         if result.actions or result.writes:
             logger.info(
-                "reconcile: %d record writes, actions %s, %d errors",
+                "reconcile (%s): %d decided, %d record writes, actions %s, %d errors",
+                "full" if full else "arrivals",
+                result.decided,
                 result.writes,
                 result.actions,
                 result.errors,
             )
-        if result.errors or result.actions:
+        if result.errors or (full and result.actions):
             # Something was done or failed: look again soon rather than after a period.
+            context.full_due = True
             context.wake.set()
 
 
+def pass_is_full(context: OperatorContext, last_full: float, now: float) -> bool:
+    """Whether the next pass must be a full one: a change other than arrivals asked for it,
+    arrivals passes are switched off, or the last full pass is a period old (a steady
+    stream of arrivals never postpones re-planning, moves and planned starts)."""
+    config = context.config
+    return (
+        context.full_due
+        or not config.reconcile_arrival_passes
+        or now - last_full >= config.reconcile_period_seconds
+    )
+
+
 async def _one_pass(
-    context: OperatorContext, indexes: dict[str, Any], apis: Apis
+    context: OperatorContext, indexes: dict[str, Any], apis: Apis, *, full: bool = True
 ) -> PassResult | None:
     """One reconcile pass in a worker thread; None when it failed (logged)."""
     config = context.config
@@ -139,8 +178,9 @@ async def _one_pass(
             default_gpu_power_watts=float(config.default_gpu_power_watts),
             default_expected_duration_s=float(config.default_expected_duration_seconds),
             excluded_namespaces=frozenset(config.excluded_namespaces),
+            hints_cache=HINTS,
         )
-        return await asyncio.to_thread(reconcile, view, apis=apis, settings=settings)
+        return await asyncio.to_thread(reconcile, view, apis=apis, settings=settings, full=full)
     except Exception:
         logger.exception("reconcile pass failed; retrying on the next")
         return None
@@ -224,17 +264,42 @@ class QuietWakeUps(logging.Filter):
 # releases the loop. Each one only asks for a pass; the pass reads everything itself.
 
 
-def _poke(memo: Any) -> None:
+def _poke(memo: Any, *, full: bool = True) -> None:
+    """Ask for a pass: a full one, or (`full=False`, new or released workloads) one that
+    decides only the workloads never decided, unless something else asked for a full one."""
     context: OperatorContext | None = memo.get("wattbit")
     if context is None or context.wake is None or context.indexed is None:
         return
     context.indexed.set()
+    if full:
+        context.full_due = True
     context.wake.set()
 
 
+FINISHED_PHASES = ("Succeeded", "Failed")
+
+
+def frees_capacity(body: Mapping[str, Any], type_: str | None) -> bool:
+    """Whether a workload or pod event may free GPUs (deleted, being deleted or finished), or
+    is the first of a watch (type None): such a change re-plans the waiting work in a full
+    pass. A new object, or one of ours being released or running, does not."""
+    if type_ in ("DELETED", None):
+        return True
+    metadata = body.get("metadata") or {}
+    if metadata.get("deletionTimestamp"):
+        return True
+    status = body.get("status") or {}
+    if status.get("phase") in FINISHED_PHASES:
+        return True
+    return any(
+        c.get("type") in ("Complete", "Failed", "Completed") and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+
+
 @kopf.on.event("batch", "v1", "jobs", id="wake-on-job", labels={names.LABEL_DEFERRABLE: "true"})
-async def wake_on_job(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+async def wake_on_job(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _poke(memo, full=frees_capacity(body, type))
 
 
 @kopf.on.event(
@@ -244,8 +309,8 @@ async def wake_on_job(*, memo: Any, **_: Any) -> None:
     id="wake-on-jobset",
     labels={names.LABEL_DEFERRABLE: "true"},
 )
-async def wake_on_jobset(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+async def wake_on_jobset(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _poke(memo, full=frees_capacity(body, type))
 
 
 @kopf.on.event(
@@ -255,8 +320,8 @@ async def wake_on_jobset(*, memo: Any, **_: Any) -> None:
     id="wake-on-trainjob",
     labels={names.LABEL_DEFERRABLE: "true"},
 )
-async def wake_on_trainjob(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+async def wake_on_trainjob(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _poke(memo, full=frees_capacity(body, type))
 
 
 @kopf.on.event("kueue.x-k8s.io", "v1beta2", "workloads", id="wake-on-kueue-workload")
@@ -267,10 +332,10 @@ async def wake_on_kueue_workload(*, memo: Any, body: kopf.Body, **_: Any) -> Non
 
 
 @kopf.on.event("", "v1", "pods", id="wake-on-pod")
-async def wake_on_pod(*, memo: Any, body: kopf.Body, **_: Any) -> None:
+async def wake_on_pod(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
     # Every pod: a finished or deleted GPU pod frees capacity for the next decision.
     if body.get("spec", {}).get("containers") is not None:
-        _poke(memo)
+        _poke(memo, full=frees_capacity(body, type))
 
 
 @kopf.on.event("", "v1", "nodes", id="wake-on-node")
@@ -333,5 +398,6 @@ async def wake_on_policy(*, memo: Any, **_: Any) -> None:
 @kopf.on.event("wattbit.io", "v1alpha1", "workloadplacements", id="wake-on-record")
 async def wake_on_record(*, memo: Any, type: str | None, **_: Any) -> None:
     # Our own writes come back here; a pass over an unchanged cluster writes nothing, so
-    # this settles. Deletions matter most: a deleted record is recreated at once.
-    _poke(memo)
+    # this settles. Deletions matter most: a deleted record is recreated at once (in a
+    # full pass: the record's own decision is rewritten whole).
+    _poke(memo, full=type in ("DELETED", None))

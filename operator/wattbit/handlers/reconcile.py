@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -58,12 +58,14 @@ from wattbit.k8s.snapshots import (
     ClusterView,
     Managed,
     PlanInput,
+    Reservation,
     SnapshotSettings,
     Stage,
     core_policy,
     move_record,
     plan_input,
     region_reading,
+    reserve,
 )
 from wattbit.k8s.workloads import (
     JobAdapter,
@@ -88,6 +90,8 @@ ACT_THREADS = 8
 connection pool of 5 per CPU)."""
 ACTS_ALONE = frozenset({Stage.PENDING, Stage.FINISHED, Stage.FOREIGN, Stage.INVALID, Stage.UNGATED})
 """Stages whose actions touch only their own workload and record (no moves, no links)."""
+REMEMBERED = frozenset({Stage.PENDING, Stage.FOREIGN, Stage.INVALID, Stage.UNGATED})
+"""Stages whose record writes `Memory.recent` keeps until the indexes show them."""
 TERMINATING = "because it is being terminated"
 """What the API server says when a namespace being deleted refuses new objects."""
 MAX_MESSAGE = 4000
@@ -96,6 +100,23 @@ UNGATED_MESSAGE = (
 )
 TERMINATING_NAMESPACE_RECHECK = timedelta(minutes=1)
 """How long the workloads of a namespace found being deleted are left alone before a retry."""
+RECENT_TTL = timedelta(minutes=1)
+"""How long a decision this process wrote stands in for what the indexes show of it: the
+watch events of a release patch and a record write arrive after the next pass may start (an
+arrivals pass follows within a fraction of a second), and must not have it decided twice."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recent:
+    """A pending workload's decision written by this process, until the indexes show it."""
+
+    status: WorkloadPlacementStatus
+    """The record as written."""
+    at: datetime
+    stage: Stage
+    """The stage it was decided in: once the indexes show another, they have caught up."""
+    reservation: Reservation | None = None
+    """Released: the GPUs it holds from now in its region."""
 
 
 @dataclass(kw_only=True)
@@ -106,6 +127,14 @@ class Memory:
     """Receipts read back into ledgers."""
     terminating: dict[str, datetime] = field(default_factory=dict)
     """Namespaces found being deleted -> when: nothing can be written there any more (403)."""
+    recent: dict[str, Recent] = field(default_factory=dict)
+    """Workload uid -> its latest decision made here, while the indexes may not show it."""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """Guards `recent` (written from the acting threads)."""
+
+    def remember(self, uid: str, recent: Recent) -> None:
+        with self.lock:
+            self.recent[uid] = recent
 
     def leaves_alone(self, namespace: str, now: datetime) -> bool:
         since = self.terminating.get(namespace)
@@ -180,6 +209,10 @@ class PassResult:
     """Evictions a PodDisruptionBudget refused: not actions, so they are retried on the next
     periodic pass rather than in a tight loop while the budget holds."""
     errors: int = 0
+    full: bool = True
+    """A full pass (every workload decided, moves considered); False: an arrivals pass."""
+    decided: int = 0
+    """Workloads the planner decided in this pass."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     """Workloads are acted on from several threads (`ACT_THREADS`)."""
 
@@ -218,13 +251,34 @@ class _Pass:
 
 
 def reconcile(
-    view: ClusterView, *, apis: Apis, settings: SnapshotSettings, memory: Memory = MEMORY
+    view: ClusterView,
+    *,
+    apis: Apis,
+    settings: SnapshotSettings,
+    memory: Memory = MEMORY,
+    full: bool = True,
 ) -> PassResult:
-    """One pass; see the module docstring. Never raises for one workload's failure."""
-    result = PassResult()
+    """One pass; see the module docstring. Never raises for one workload's failure.
+
+    `full=False`: an arrivals pass (`arrivals`): only workloads never decided are decided
+    and acted on, against the standing plan, and moves in flight are stepped; running work
+    is not re-planned and nothing else is rewritten. The loop runs a full pass on any change
+    but arrivals, and on its period."""
+    result = PassResult(full=full)
     _activate_checks(view, apis)
-    plan = plan_input(view, settings)
-    decisions = _decide(plan, view.now)
+    plan, in_flight = _catch_up(plan_input(view, settings), memory, view.now)
+    acting: Sequence[Managed]
+    if full:
+        chosen = plan
+        acting = plan.managed
+    else:
+        chosen, acting = arrivals(plan, view.now)
+    decided = replace(
+        chosen,
+        regions=reserve(chosen.regions, in_flight.values(), plan.horizon, view.now),
+    )
+    result.decided = sum(len(items) for _, items in decided.groups)
+    decisions = _decide(decided, view.now)
     run = _Pass(
         plan=plan,
         apis=apis,
@@ -245,7 +299,9 @@ def reconcile(
         )
     shared: list[Managed] = []
     own: list[Managed] = []
-    for managed in plan.managed:
+    for managed in acting:
+        if managed.obj.uid in in_flight:
+            continue  # released by this process; the indexes have not caught up yet
         if not memory.leaves_alone(managed.obj.namespace, view.now):
             (own if managed.stage in ACTS_ALONE else shared).append(managed)
     # Moves and running work share the pass's move budget and link status: one at a time.
@@ -264,6 +320,132 @@ def reconcile(
     _count_savings(plan.managed)
     memory.ledgers.retain((m.obj.namespace, m.record_name) for m in plan.managed)
     return result
+
+
+def needs_decision(managed: Managed) -> bool:
+    """Never decided: no record yet, or one without a decision, or held only until the loop
+    adopted it (admitted while the webhook was down). What an arrivals pass acts on."""
+    record = managed.record
+    if managed.stage is Stage.UNGATED:
+        return True
+    if managed.stage in (Stage.FOREIGN, Stage.INVALID):
+        return record is None or record.decided_at is None
+    if managed.stage is not Stage.PENDING:
+        return False
+    return (
+        record is None
+        or record.decided_at is None
+        or (record.decision is DecisionKind.HOLD and record.reason == Reason.ADMITTED_UNGATED.value)
+    )
+
+
+def standing_plan(plan: PlanInput) -> list[Reservation]:
+    """What the standing plan holds besides running and moving work (which the snapshot
+    counts already): each waiting workload's GPUs in its chosen region from its planned start
+    for its expected duration."""
+    out: list[Reservation] = []
+    for managed in plan.managed:
+        record, hints = managed.record, managed.hints
+        if (
+            managed.stage is not Stage.PENDING
+            or needs_decision(managed)
+            or record is None
+            or hints is None
+            or record.decision is not DecisionKind.WAIT
+            or record.region is None
+            or record.planned_start is None
+        ):
+            continue
+        out.append(
+            Reservation(
+                region=record.region,
+                gpus=float(hints.gpus),
+                kw_per_gpu=hints.power_kw_per_gpu,
+                start=record.planned_start,
+                seconds=hints.expected_duration_s,
+            )
+        )
+    return out
+
+
+def arrivals(plan: PlanInput, now: datetime) -> tuple[PlanInput, list[Managed]]:
+    """An arrivals pass's input: the workloads never decided, decided against the regions
+    less the standing plan (running, moving and paused work as the snapshot counts it, and
+    each waiting workload at its planned start); and what it acts on: those, and the moves
+    in flight, which are stepped (no move is started, nothing running is re-planned)."""
+    new = [m for m in plan.managed if needs_decision(m)]
+    new_ids = {m.workload_id for m in new}
+    groups = tuple(
+        (policy, kept)
+        for policy, items in plan.groups
+        if (kept := tuple(m for m in items if m.workload_id in new_ids))
+    )
+    regions = reserve(plan.regions, standing_plan(plan), plan.horizon, now)
+    acting = [*new, *(m for m in plan.managed if m.stage is Stage.MOVING)]
+    return replace(plan, regions=regions, groups=groups), acting
+
+
+def _catch_up(
+    plan: PlanInput, memory: Memory, now: datetime
+) -> tuple[PlanInput, dict[str, Reservation]]:
+    """Reconcile the view with the decisions this process made that the indexes may not show
+    yet (`Memory.recent`): a pending workload released here is left out of decisions and its
+    GPUs reserved (returned by uid); one recorded here as waiting or held reads as so recorded.
+    An entry goes once the indexes show it, once the workload is gone, or after `RECENT_TTL`."""
+    in_flight: dict[str, Reservation] = {}
+    with memory.lock:
+        recent = dict(memory.recent)
+    if not recent:
+        return plan, in_flight
+    seen: set[str] = set()
+    managed: list[Managed] = []
+    substituted: dict[str, Managed] = {}
+    for item in plan.managed:
+        uid = item.obj.uid
+        entry = recent.get(uid)
+        if entry is None:
+            managed.append(item)
+            continue
+        seen.add(uid)
+        record = item.record
+        shown = (
+            record is not None
+            and record.decided_at is not None
+            and entry.status.decided_at is not None
+            # Read back at the wire's second precision.
+            and record.decided_at >= entry.status.decided_at.replace(microsecond=0)
+        )
+        if (
+            item.stage is not entry.stage
+            or now - entry.at > RECENT_TTL
+            or (shown and entry.reservation is None)
+        ):
+            seen.discard(uid)
+            managed.append(item)
+            continue
+        if entry.reservation is not None:
+            in_flight[uid] = entry.reservation
+            managed.append(item)
+            continue
+        replaced = replace(item, record=entry.status)
+        substituted[uid] = replaced
+        managed.append(replaced)
+    with memory.lock:
+        for uid in list(memory.recent):
+            if uid not in seen and memory.recent[uid] is recent.get(uid):
+                del memory.recent[uid]
+    if not in_flight and not substituted:
+        return plan, in_flight
+    groups = tuple(
+        (
+            policy,
+            tuple(substituted.get(m.obj.uid, m) for m in items if m.obj.uid not in in_flight),
+        )
+        for policy, items in plan.groups
+    )
+    return replace(
+        plan, managed=tuple(managed), groups=tuple((p, i) for p, i in groups if i)
+    ), in_flight
 
 
 def _activate_checks(view: ClusterView, apis: Apis) -> None:
@@ -513,6 +695,24 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
             raise
         result.count("release")
         metrics.workloads_released_total.labels(region=decision.region).inc()
+        hints = managed.hints
+        reservation = Reservation(
+            region=decision.region,
+            gpus=float(hints.gpus if hints else 0),
+            kw_per_gpu=hints.power_kw_per_gpu if hints else 0.0,
+            start=now,
+            seconds=hints.expected_duration_s if hints else 0.0,
+        )
+        # Before the record: the next pass may start while this one still writes it.
+        run.memory.remember(
+            obj.uid,
+            Recent(
+                status=managed.record or WorkloadPlacementStatus(),
+                at=now,
+                stage=managed.stage,
+                reservation=reservation,
+            ),
+        )
         _record(
             run,
             managed,
@@ -521,6 +721,7 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
             region=decision.region,
             message=message,
             placed=True,
+            reservation=reservation,
         )
         return
     planned = decision.start_at if decision.kind is DecisionKind.WAIT else None
@@ -968,10 +1169,12 @@ def _record(
     warning: bool = False,
     quiet: bool = False,
     held: bool | None = None,
+    reservation: Reservation | None = None,
 ) -> WorkloadPlacementStatus:
     """Write the workload's decision to its record, and an Event, when what they say changed.
 
-    `quiet`: a change is recorded but not announced (a running workload staying put)."""
+    `quiet`: a change is recorded but not announced (a running workload staying put).
+    `reservation`: it was released now and holds these GPUs (see `Memory.recent`)."""
     plan, now = run.plan, run.now
     status = managed.record
     # Shallow: every field below is reassigned, never mutated in place, and a deep copy of
@@ -1035,6 +1238,11 @@ def _record(
         reason=reason.value,
     ).inc()
     _write(run, managed, status, new)
+    if managed.stage in REMEMBERED:
+        run.memory.remember(
+            managed.obj.uid,
+            Recent(status=new, at=now, stage=managed.stage, reservation=reservation),
+        )
     was_waiting = status is not None and status.decision is DecisionKind.WAIT
     if kind is DecisionKind.WAIT and not dry_run and not was_waiting:
         metrics.count_wait()

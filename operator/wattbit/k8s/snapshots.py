@@ -406,6 +406,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     builtin: PlacementPolicySpec,
     default_gpu_power_watts: float,
     default_expected_duration_s: float,
+    hints_cache: HintsCache | None = None,
 ) -> Managed:
     """Place one workload in its stage, with its hints, policy and (for the planner) snapshot."""
     status = record.status if record and record.workload_uid == obj.uid else None
@@ -454,15 +455,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
             reason=_reason(error.reason),
             message=f"{error.reason}: {error.message}",
         )
-    hints, errors = read_hints_all(
-        pod_spec=obj.pod_spec,
-        pods=obj.pods,
-        annotations=obj.annotations,
-        created_at=obj.created_at,
-        default_gpu_power_watts=default_gpu_power_watts,
-        default_expected_duration_s=default_expected_duration_s,
-        pod_sets=[(group.pod_spec, group.count) for group in obj.pod_sets],
-    )
+    hints, errors = _hints(obj, default_gpu_power_watts, default_expected_duration_s, hints_cache)
     if hints is None:
         # Every bad hint at once: fixing them one by one, a pass each, is no way to learn.
         return replace(
@@ -477,6 +470,57 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     if obj.kueue is not None:
         return _kueue_stage(base, obj.kueue, view)
     return _own_stage(base, view, ungated=ungated)
+
+
+HintsRead = tuple[WorkloadHints | None, tuple[InvalidWorkloadError, ...]]
+HintsCache = dict[tuple[str, str, int, float, float], HintsRead]
+"""Hints read per (uid, resourceVersion, pods, defaults): kept by the reconcile loop, whose
+objects come from the API server, where a resourceVersion names one content."""
+HINTS_CACHE_MAX = 50_000
+
+
+def _hints(
+    obj: WorkloadObject,
+    default_gpu_power_watts: float,
+    default_expected_duration_s: float,
+    cache: HintsCache | None,
+) -> HintsRead:
+    """`read_hints_all` of the object; with a cache, once per object version (a pass
+    classifies every workload, and reading the same quantities and durations again was half
+    of an arrivals pass). A TrainJob's pod sets come from its runtime, another object: it is
+    read each time."""
+
+    def read() -> HintsRead:
+        return read_hints_all(
+            pod_spec=obj.pod_spec,
+            pods=obj.pods,
+            annotations=obj.annotations,
+            created_at=obj.created_at,
+            default_gpu_power_watts=default_gpu_power_watts,
+            default_expected_duration_s=default_expected_duration_s,
+            pod_sets=[(group.pod_spec, group.count) for group in obj.pod_sets],
+        )
+
+    if (
+        cache is None
+        or obj.kind is WorkloadKind.TRAINJOB
+        or not obj.resource_version
+        or not obj.uid
+    ):
+        return read()
+    key = (
+        obj.uid,
+        obj.resource_version,
+        obj.pods,
+        default_gpu_power_watts,
+        default_expected_duration_s,
+    )
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= HINTS_CACHE_MAX:
+            cache.clear()
+        found = cache[key] = read()
+    return found
 
 
 def _own_stage(base: Managed, view: ClusterView, *, ungated: bool) -> Managed:
@@ -686,15 +730,20 @@ def free_gpus_per_node(
 
 
 def fit_to_nodes(
-    item: Managed, view: ClusterView, selectors: Mapping[str, Mapping[str, str]]
+    item: Managed,
+    view: ClusterView,
+    selectors: Mapping[str, Mapping[str, str]],
+    free: Mapping[str, Sequence[int]] | None = None,
 ) -> Managed:
     """Leave out of the workload's allowed regions those whose nodes cannot hold its pods
-    now (its current region always stays: it runs there)."""
+    now (its current region always stays: it runs there). `free`: `free_gpus_per_node` of
+    this view, computed once per pass (it was once per workload: quadratic in a burst)."""
     snapshot, hints = item.snapshot, item.hints
     if snapshot is None or hints is None or item.obj.pods <= 0:
         return item
     per_pod = hints.gpus // item.obj.pods
-    free = free_gpus_per_node(view, selectors)
+    if free is None:
+        free = free_gpus_per_node(view, selectors)
     candidates = set(selectors) if snapshot.allowed_regions is None else snapshot.allowed_regions
     unfit = frozenset(
         name
@@ -862,6 +911,61 @@ def region_usage(  # noqa: PLR0912 - one branch per kind of GPU user
     return usage
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reservation:
+    """GPUs a decision already holds in a region from `start` for `seconds`: a planned start
+    of the standing plan, or a release this process made that the indexes do not show yet."""
+
+    region: str
+    gpus: float
+    kw_per_gpu: float
+    start: datetime
+    seconds: float
+
+
+def reserve(
+    regions: Sequence[RegionSnapshot],
+    reservations: Iterable[Reservation],
+    horizon: Horizon,
+    now: datetime,
+) -> tuple[RegionSnapshot, ...]:
+    """The regions with each reservation's GPUs (and facility kW, where a power cap is set)
+    taken out of the slots it covers, as `region_usage` counts running work: from the slot
+    that holds its start to the one that holds its end."""
+    by_region: dict[str, list[Reservation]] = defaultdict(list)
+    for item in reservations:
+        if item.gpus > 0:
+            by_region[item.region].append(item)
+    if not by_region:
+        return tuple(regions)
+    out: list[RegionSnapshot] = []
+    for region in regions:
+        items = by_region.get(region.name)
+        if not items:
+            out.append(region)
+            continue
+        slots = len(region.free_gpus)
+        used = [0.0] * slots
+        kw = [0.0] * slots
+        for item in items:
+            first = max(0, math.floor(horizon.position(max(item.start, now)) + 1e-9))
+            since_start_s = (max(item.start, now) - horizon.start).total_seconds()
+            end = _slots_for(since_start_s + item.seconds, horizon)
+            for slot in range(first, min(end, slots)):
+                used[slot] += item.gpus
+                kw[slot] += item.gpus * item.kw_per_gpu * region.pue
+        free = tuple(
+            max(0, math.floor(free - gpus + 1e-9))
+            for free, gpus in zip(region.free_gpus, used, strict=True)
+        )
+        headroom = tuple(
+            max(0.0, room - (kw[slot] if slot < slots else 0.0))
+            for slot, room in enumerate(region.power_headroom_kw)
+        )
+        out.append(replace(region, free_gpus=free, power_headroom_kw=headroom))
+    return tuple(out)
+
+
 def region_snapshots(
     view: ClusterView,
     managed: Sequence[Managed],
@@ -951,6 +1055,8 @@ class SnapshotSettings:
     default_expected_duration_s: float = SECONDS_PER_HOUR
     excluded_namespaces: frozenset[str] = frozenset({"kube-system"})
     """Namespaces whose workloads wattbit never touches, as the webhook never does."""
+    hints_cache: HintsCache | None = None
+    """The reconcile loop's (`HintsCache`); None: hints are read afresh."""
 
 
 def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
@@ -964,6 +1070,7 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
             builtin=settings.builtin_policy,
             default_gpu_power_watts=settings.default_gpu_power_watts,
             default_expected_duration_s=settings.default_expected_duration_s,
+            hints_cache=settings.hints_cache,
         )
         for obj in sorted(view.workloads, key=lambda o: (o.created_at, o.key))
         if obj.namespace not in settings.excluded_namespaces
@@ -972,7 +1079,8 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
     regions, selectors = region_snapshots(
         view, managed, horizon, settings.default_gpu_power_watts / 1000.0
     )
-    managed = tuple(fit_to_nodes(item, view, selectors) for item in managed)
+    free_per_node = free_gpus_per_node(view, selectors)
+    managed = tuple(fit_to_nodes(item, view, selectors, free_per_node) for item in managed)
     links, link_names = link_snapshots(view.links, view.regions)
     groups: dict[Policy, list[Managed]] = defaultdict(list)
     for item in managed:
