@@ -123,6 +123,11 @@ class MoveTensors:
             + self.lost_s[:, None, None]
         )
 
+    @property
+    def downtime_s(self) -> FloatArray:
+        """How long each workload makes no progress moving a -> b (write, transfer, restart)."""
+        return self.write_s[:, None, None] + self.transfer_s + self.restart_s
+
     def take(self, rows: NDArray[np.intp]) -> MoveTensors:
         """The tensors of the workloads at `rows` only."""
         return MoveTensors(
@@ -154,6 +159,31 @@ class MoveTensors:
             )
             + self.fixed_jpy
         )
+
+
+def last_move_downtime_s(
+    workload: WorkloadSnapshot, links: LinkTable, names: Sequence[RegionName], policy: Policy
+) -> float:
+    """How long the workload's last move kept it from working (write, transfer over the link
+    from `previous_region`, restart); 0 when it never moved. An unknown link counts no
+    transfer."""
+    if workload.last_moved_at is None:
+        return 0.0
+    index = {name: position for position, name in enumerate(names)}
+    source = index.get(workload.previous_region) if workload.previous_region else None
+    target = index.get(workload.current_region) if workload.current_region else None
+    transfer_s = 0.0
+    if source is not None and target is not None and np.isfinite(links.latency_ms[source, target]):
+        bandwidth = float(links.bandwidth_gbps[source, target])
+        transfer_s = (
+            workload.checkpoint_size_gb * BITS_PER_BYTE / bandwidth
+            + float(links.latency_ms[source, target]) / 1000.0
+        )
+    return (
+        checkpoint_write_s(workload.checkpoint_size_gb, policy)
+        + transfer_s
+        + policy.restart_overhead_s
+    )
 
 
 def move_tensors(
@@ -224,6 +254,7 @@ def plan_moves(
     it_kwh_per_slot: FloatArray,
     end_unit: FloatArray,
     may_return: NDArray[np.bool_],
+    earliest_return: FloatArray,
     stay_cost_jpy: FloatArray,
     saving_share: float,
     saving_min_jpy: float,
@@ -232,7 +263,9 @@ def plan_moves(
 
     - one way: move now, finish in r;
     - round trip: move now, run in r until a slot boundary t, move back, finish at home
-      (only where `may_return`, workloads x regions: budget, deadline and link allow it).
+      (only where `may_return`, workloads x regions: budget, deadline and link allow it,
+      and not before `earliest_return`, workloads x regions in slots: a return the policy
+      would refuse, or one before the move out has ended, is no plan).
 
     Each plan must save at least `saving_share` of the cost of the part of the run it
     changes (the whole rest of the run one way, the time away on a round trip), and at least
@@ -286,7 +319,11 @@ def plan_moves(
             curve.at(current, end_position)[:, None] - curve.cumulative[current][:, boundaries]
         )[:, None, :]
         trip = out_now[:, :, None] + back + (away + home_to_end) * it_kwh_per_slot[:, None, None]
-        valid = may_return[:, :, None] & (boundaries[None, None, :] < end_position[:, None, None])
+        valid = (
+            may_return[:, :, None]
+            & (boundaries[None, None, :] < end_position[:, None, None])
+            & (boundaries[None, None, :] >= earliest_return[:, :, None] - 1e-9)
+        )
         away_home = (
             curve.cumulative[current][:, boundaries] - curve.at(current, start_position)[:, None]
         ) * it_kwh_per_slot[:, None]

@@ -153,6 +153,12 @@ def evaluate_moves(
             it_kwh_per_slot=it_kwh[planned],
             end_unit=end_unit[planned],
             may_return=((two_moves & ~drain)[:, None] & return_ok)[planned],
+            # Back only once the move out has ended and the cooldown after it has passed.
+            earliest_return=(
+                ctx.start
+                + (tensors.downtime_s[rows, safe_current, :] + policy.cooldown_s)
+                / ctx.horizon.slot_s
+            )[planned],
             stay_cost_jpy=stay_cost[planned],
             saving_share=policy.min_saving_fraction + policy.forecast_uncertainty_fraction,
             saving_min_jpy=policy.min_saving_jpy,

@@ -53,7 +53,7 @@ from wattbit.core.model import (
     WorkloadSnapshot,
     WorkloadState,
 )
-from wattbit.core.move_cost import build_link_table
+from wattbit.core.move_cost import build_link_table, last_move_downtime_s
 from wattbit.core.moves import assign_moves, evaluate_moves
 from wattbit.core.rules import (
     PENDING_RULES,
@@ -215,6 +215,9 @@ def _triage_running(
                 # An unknown region is treated as stale: it never sources a move.
                 current_available=current < 0 or bool(grid.available[current]),
                 current_fresh=current >= 0 and bool(grid.fresh[current]),
+                last_move_downtime_s=last_move_downtime_s(
+                    workload, ctx.links, grid.names, ctx.policy
+                ),
             ),
         )
         if verdict is None:

@@ -59,6 +59,8 @@ class RunningFacts:
     policy: Policy
     current_available: bool
     current_fresh: bool
+    last_move_downtime_s: float = 0.0
+    """How long the last move kept the workload from working: the cooldown counts from its end."""
 
 
 FactsT = TypeVar("FactsT", PendingFacts, "RunningFacts")
@@ -193,12 +195,15 @@ def move_budget_exhausted(facts: RunningFacts) -> Verdict | None:
 
 
 def cooldown_active(facts: RunningFacts) -> Verdict | None:
-    """No move within `cooldown_s` of the last one (the region just left is penalised)."""
+    """No move within `cooldown_s` of the end of the last one (the region just left is
+    penalised). Counted from the end of its downtime: a checkpoint still being written or sent
+    is not moved again (a 23 TB checkpoint takes nearly two hours; the hour-long cooldown alone
+    let a pre-train hop back and forth before it had worked at all)."""
     moved_at = facts.workload.last_moved_at
     if moved_at is None:
         return None
     since_s = (facts.now - moved_at).total_seconds()
-    if since_s >= facts.policy.cooldown_s:
+    if since_s >= facts.policy.cooldown_s + facts.last_move_downtime_s:
         return None
     return Verdict(
         kind=DecisionKind.STAY,
@@ -206,7 +211,8 @@ def cooldown_active(facts: RunningFacts) -> Verdict | None:
         message=(
             f"staying: moved {since_s / 60:.0f} min ago from "
             f"{facts.workload.previous_region or 'another region'}; cooldown is "
-            f"{facts.policy.cooldown_s / 60:.0f} min"
+            f"{facts.policy.cooldown_s / 60:.0f} min after the move's "
+            f"{facts.last_move_downtime_s / 60:.0f} min of downtime"
         ),
     )
 
