@@ -99,17 +99,27 @@ def test_cost_curve_integrates_fractional_windows_and_extends_with_the_mean() ->
     assert curve.slot_count == 2
 
 
-def test_cost_curve_repeats_the_last_period_past_the_horizon() -> None:
-    # Six slots, period three: past the horizon, slots 3..5 (rates 1, 5, 9) repeat.
+def test_cost_curve_repeats_the_mean_day_past_the_horizon() -> None:
+    # Six slots, period three: past the horizon the mean of the two days repeats, slot by
+    # slot: (2+1)/2, (2+5)/2, (2+9)/2 = 1.5, 3.5, 5.5 (a day of 10.5).
     curve = CostCurve.from_rates(np.array([[2.0, 2.0, 2.0, 1.0, 5.0, 9.0]]), period_slots=3)
-    assert float(curve.between(0, 6.0, 7.0)) == pytest.approx(1.0)
-    assert float(curve.between(0, 6.0, 9.0)) == pytest.approx(15.0)
-    assert float(curve.between(0, 7.5, 10.5)) == pytest.approx(0.5 * 5 + 9 + 1 + 0.5 * 5)
-    assert float(curve.between(0, 5.0, 13.0)) == pytest.approx(9 + 2 * 15 + 1)
-    # Inside the horizon nothing changes; past the tabulated week, the period's mean (5).
+    assert float(curve.between(0, 6.0, 7.0)) == pytest.approx(1.5)
+    assert float(curve.between(0, 6.0, 9.0)) == pytest.approx(10.5)
+    assert float(curve.between(0, 7.5, 10.5)) == pytest.approx(0.5 * 3.5 + 5.5 + 1.5 + 0.5 * 3.5)
+    assert float(curve.between(0, 5.0, 13.0)) == pytest.approx(9 + 2 * 10.5 + 1.5)
+    # Inside the horizon nothing changes; past the tabulated week, the mean day's mean (3.5).
     assert float(curve.between(0, 0.0, 6.0)) == pytest.approx(21.0)
     assert curve.slot_count == 6
-    assert float(curve.between(0, 27.0, 30.0)) == pytest.approx(15.0)
+    assert float(curve.between(0, 27.0, 30.0)) == pytest.approx(10.5)
+
+
+def test_one_unusual_last_day_is_not_extrapolated_alone() -> None:
+    # A forecast ending on a cheap day (a weekend, a curtailment): the days past it are the
+    # mean of the forecast's days, not that cheap day again (the last day alone made a whole
+    # week look cheap, and long runs waited for savings that never came).
+    weekday, weekend = [20.0] * 24, [5.0] * 24
+    curve = CostCurve.from_rates(np.array([weekday + weekend]), period_slots=24)
+    assert float(curve.between(0, 48.0, 72.0)) == pytest.approx(24 * 12.5)
 
 
 def test_cost_curve_falls_back_to_the_mean_without_a_whole_period() -> None:

@@ -137,9 +137,12 @@ def build_region_grid(
 class CostCurve:
     """Cumulative per-slot rates, integrable over any fractional window of slots.
 
-    Past the horizon the last `period` slots repeat (the daily shape of the last forecast day:
-    a run ending past the forecast still meets the solar noon and the evening peak); with no
-    period, or fewer slots than one, the rate is the horizon's mean.
+    Past the horizon the daily shape repeats: each slot of a day at the mean of that slot over
+    every whole day of the forecast (a run ending past the forecast still meets the solar noon
+    and the evening peak). The mean, not the last day alone: a forecast ending on a weekend
+    or a curtailment day made a whole week past it look that cheap, and long runs waited or
+    moved for savings that never came. With no period, or fewer slots than one, the rate is
+    the horizon's mean.
     """
 
     cumulative: FloatArray
@@ -158,9 +161,11 @@ class CostCurve:
         """Build the curve of `rates` (regions x slots, a rate per slot)."""
         regions, slots = rates.shape
         if 0 < period_slots <= slots:
-            last = rates[:, slots - period_slots :]
-            rates = np.concatenate([rates, np.tile(last, cls.EXTENSION_PERIODS)], axis=1)
-            tail = last.mean(axis=1)
+            days = slots // period_slots
+            whole = rates[:, slots - days * period_slots :]  # aligned on the horizon's end
+            shape = whole.reshape(regions, days, period_slots).mean(axis=1)
+            rates = np.concatenate([rates, np.tile(shape, cls.EXTENSION_PERIODS)], axis=1)
+            tail = shape.mean(axis=1)
         else:
             tail = rates.mean(axis=1)
         cumulative = np.zeros((regions, rates.shape[1] + 1), dtype=np.float64)
