@@ -1,6 +1,6 @@
 """Waiting for a cheaper window, re-decided every hour (wattbit.core.starts.waiting_charge).
 
-Covers: the charge a later start pays grows with the wait (per day of waiting); a wait planned
+Covers: the charge a later start pays grows with the wait (per half day of waiting); a wait planned
 for a window keeps its start as the window nears (the receding-horizon erosion of a flat
 charge); a marginal dip still does not justify waiting. Skips: capacity (test_core_planner).
 """
@@ -80,6 +80,6 @@ def test_the_charge_grows_with_the_wait() -> None:
     required = np.array([240.0, 24.0])
     delays = np.array([0.0, 1.0, 12.0, 24.0, 48.0])
     charge = waiting_charge(required, delays, _Ctx())  # type: ignore[arg-type]
-    # 240 JPY a day is 10 an hour; the flat floor (5 JPY) applies to any later start.
-    assert charge[0].tolist() == pytest.approx([0.0, 10.0, 120.0, 240.0, 480.0])
-    assert charge[1].tolist() == pytest.approx([0.0, 5.0, 12.0, 24.0, 48.0])
+    # 240 JPY per half day is 20 an hour; the flat floor (5 JPY) applies to any later start.
+    assert charge[0].tolist() == pytest.approx([0.0, 20.0, 240.0, 480.0, 960.0])
+    assert charge[1].tolist() == pytest.approx([0.0, 5.0, 24.0, 48.0, 96.0])

@@ -301,7 +301,8 @@ class Policy:
     """Weight of carbon (priced at `carbon_price_jpy_per_tonne`) in the objective."""
     min_saving_fraction: float = 0.01
     """A move must save at least this share of the baseline's cost, a wait this share per
-    day of waiting (a charge linear in the wait keeps a planned start as its window nears)..."""
+    half day of waiting (a charge linear in the wait keeps a planned start as its window
+    nears)..."""
     min_saving_jpy: float = 0.0
     """...and at least this much (hysteresis against thrashing on tiny gains)."""
     forecast_uncertainty_fraction: float = 0.0

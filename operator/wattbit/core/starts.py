@@ -44,6 +44,9 @@ from wattbit.core.model import (
 )
 from wattbit.core.rules import Verdict
 
+WAIT_CHARGE_PERIOD_S = SECONDS_PER_DAY / 2
+"""A wait must save the policy's minimum share per this much waiting (`waiting_charge`)."""
+
 
 def place_agnostic(
     workload: WorkloadSnapshot,
@@ -259,15 +262,18 @@ def cost_starts(
 def waiting_charge(required: FloatArray, delay_slots: FloatArray, ctx: PlanContext) -> FloatArray:
     """workloads x start slots: what a start `delay_slots` later must save over starting now.
 
-    The minimum share is asked per day of waiting, so the charge grows linearly with the wait.
-    A flat charge on every later start (as before) is not time-consistent: re-decided each
-    hour, a wait planned for a cheap window erodes as that window nears (the best start now
-    gets cheaper while the charge stays), and the workload starts early, giving back up to the
-    whole minimum. A linear charge moves every later start by the same amount from one hour
-    to the next, so the planned start stays the best. `min_saving_jpy` stays a flat floor.
+    The minimum share is asked per half day of waiting (`WAIT_CHARGE_PERIOD_S`), so the
+    charge grows linearly with the wait. A flat charge on every later start (as before) is
+    not time-consistent: re-decided each hour, a wait planned for a cheap window erodes as that
+    window nears (the best start now gets cheaper while the charge stays) and the workload
+    starts early, giving back up to the whole minimum. A linear charge moves every later start
+    by the same amount from one hour to the next, so the planned start stays the best. Half a
+    day reaches the next trough of the daily cycle for about the old flat minimum; longer
+    waits, which rest on hours past the forecast, must save more. `min_saving_jpy` stays a
+    flat floor.
     """
-    day_slots = max(1.0, SECONDS_PER_DAY / ctx.horizon.slot_s)
-    per_slot = (required / day_slots)[:, None]
+    period_slots = max(1.0, WAIT_CHARGE_PERIOD_S / ctx.horizon.slot_s)
+    per_slot = (required / period_slots)[:, None]
     flat = np.where(delay_slots > EPS, ctx.policy.min_saving_jpy, 0.0)[None, :]
     return np.asarray(np.maximum(flat, per_slot * delay_slots[None, :]), dtype=np.float64)
 
