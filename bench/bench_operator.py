@@ -32,10 +32,18 @@ reconcile period and debounce), then measures, for issue 9:
 - with `--profile`: one pass rerun in this process under cProfile on what the cluster holds
   after the idle window (the operator's own index functions over LISTs, API calls mocked).
 
+`--synthetic N` runs no cluster: the operator's passes in this process over N running
+one-GPU Jobs held in kopf-like indexes built by the operator's own index functions (API calls
+mocked, so the figures are the operator's compute, not the API server's), and prints: a full
+pass that settles them, an idle full pass, an arrivals pass deciding 100 new Jobs among them,
+and the full pass after a curtailment makes kyushu the cheapest region (signal change ->
+last decision applied, with API calls taking no time), with the API calls each would make.
+
 Clean-up (namespace, operator, cluster) runs even on failure or SIGTERM; `--keep-cluster`
 keeps the cluster up. Takes about 6-8 minutes on 2 cores with the defaults.
 
     .venv/bin/python bench/bench_operator.py [--workloads 1000] [--profile] [--keep-cluster]
+    .venv/bin/python bench/bench_operator.py --synthetic 10000
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import signal
 import socket
 import statistics
@@ -1015,6 +1024,197 @@ def profile_pass(bench: Bench, repeats: int) -> str:
     return out.getvalue()
 
 
+# ---------------------------------------------------------------- synthetic
+
+
+def synthetic_job(index: int, region_name: str | None, now: datetime) -> dict[str, Any]:
+    """A one-GPU Job as the API server holds it after admission: held, or released and
+    running in `region_name`."""
+    body = job(index)
+    meta = body["metadata"]
+    meta.update(
+        namespace="synthetic",
+        uid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"synthetic/{index}")),
+        creationTimestamp=instant(now - timedelta(hours=1)),
+        resourceVersion=str(index + 1),
+    )
+    meta.setdefault("labels", {})["wattbit.io/deferrable"] = "true"
+    meta.setdefault("annotations", {})["wattbit.io/held"] = "true"
+    body["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "1"
+    body["spec"]["suspend"] = region_name is None
+    if region_name is not None:
+        meta["annotations"]["wattbit.io/released-at"] = instant(now - timedelta(minutes=30))
+        template_meta = body["spec"]["template"].setdefault("metadata", {})
+        template_meta.setdefault("annotations", {})["wattbit.io/region"] = region_name
+        body["status"] = {"active": 1}
+    return body
+
+
+def synthetic(count: int, figures: Figures) -> None:  # noqa: PLR0915 - one scenario, in order
+    from types import SimpleNamespace  # noqa: PLC0415 - only with --synthetic
+    from unittest import mock  # noqa: PLC0415
+
+    import kopf  # noqa: PLC0415
+
+    from wattbit.handlers import indexes  # noqa: PLC0415 - registers kopf handlers; harmless
+    from wattbit.handlers.loop import collect  # noqa: PLC0415
+    from wattbit.handlers.reconcile import Apis, Memory, reconcile  # noqa: PLC0415
+    from wattbit.k8s.snapshots import SnapshotSettings  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    store: dict[str, dict[Any, list[Any]]] = {}
+
+    def index(name: str, function: Any, objects: list[dict[str, Any]]) -> None:
+        store[name] = {}
+        for obj in objects:
+            meta = obj["metadata"]
+            body = kopf.Body(obj)  # type: ignore[arg-type]  # a plain dict is a raw body
+            found = function(body=body, name=meta["name"], namespace=meta.get("namespace"))
+            for key, value in found.items():
+                store[name].setdefault(key, []).append(value)
+
+    def region_body(name: str, carbon: int, price: str) -> dict[str, Any]:
+        body = region(name)
+        body["metadata"]["creationTimestamp"] = instant(now - timedelta(days=1))
+        body["spec"]["signals"] = {
+            "provider": "static",
+            "static": {"carbonGramsPerKwh": carbon, "priceJpyPerKwh": price},
+        }
+        body["status"] = {
+            "signals": {
+                "observedAt": instant(now - timedelta(seconds=30)),
+                "carbonGramsPerKwh": carbon,
+                "priceJpyPerKwh": float(price),
+                "source": "bench",
+            }
+        }
+        return body
+
+    def node_body(name: str, where: str, gpus: int) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "labels": {"topology.kubernetes.io/region": where}},
+            "spec": {},
+            "status": {
+                "allocatable": {"nvidia.com/gpu": str(gpus)},
+                "conditions": [{"type": "Ready", "status": "True"}],
+            },
+        }
+
+    # hokkaido holds every Job; tokyo is dearer; kyushu is dearest until the curtailment.
+    per_node = 100
+    nodes = [
+        node_body(f"{where}-{i}", where, per_node)
+        for where, n in (("hokkaido", count // per_node + 2), ("tokyo", 40), ("kyushu", 40))
+        for i in range(n)
+    ]
+    signals = {"hokkaido": (500, "9.5"), "tokyo": (450, "14.2"), "kyushu": (600, "30")}
+    jobs = [synthetic_job(i, "hokkaido", now) for i in range(count)]
+    index("nodes", indexes.nodes, nodes)
+    index("gpu_pods", indexes.gpu_pods, [])
+    index("owned_pods", indexes.owned_pods, [])
+    index("deferrable_pods", indexes.deferrable_pods, [])
+    index("deferrable_jobs", indexes.deferrable_jobs, jobs)
+    index("regions", indexes.regions, [region_body(n, *v) for n, v in signals.items()])
+    index("policies", indexes.policies, [])
+    links = [link(a, b) for a, b in (("hokkaido", "tokyo"), ("tokyo", "kyushu"))]
+    links.append(link("hokkaido", "kyushu"))
+    index("apn_links", indexes.apn_links, links)
+    for name in (
+        "deferrable_jobsets",
+        "deferrable_trainjobs",
+        "cluster_training_runtimes",
+        "training_runtimes",
+        "kueue_workloads",
+        "kueue_checks",
+    ):
+        store[name] = {}
+    records: dict[str, dict[str, Any]] = {}
+    uids = {f"job-{b['metadata']['name']}": b["metadata"]["uid"] for b in jobs}
+
+    def apply_writes(apis: Apis) -> None:
+        """Fold the record writes a pass made back into the records index."""
+        for call in apis.custom.patch_namespaced_custom_object_status.call_args_list:
+            namespace, name, body = call.args[2], call.args[4], call.args[5]
+            entry = records.setdefault(
+                name,
+                {
+                    "metadata": {"namespace": namespace, "name": name},
+                    "spec": {"workloadRef": {"uid": uids.get(name, "")}},
+                    "status": {},
+                },
+            )
+            entry["status"] = records_merge(entry["status"], body["status"])
+        index("placement_records", indexes.placement_records, list(records.values()))
+
+    context: Any = SimpleNamespace(readings={})
+    settings = SnapshotSettings(hints_cache={})
+    memory = Memory()
+
+    def one(label: str, *, full: bool) -> Apis:
+        apis = Apis(
+            jobs=mock.MagicMock(),
+            pods=mock.MagicMock(),
+            custom=mock.MagicMock(),
+            core=mock.MagicMock(),
+        )
+        started = time.perf_counter()
+        view = collect(context, store, datetime.now(UTC))
+        collected = time.perf_counter() - started
+        result = reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
+        took = time.perf_counter() - started
+        calls = sum(len(m.mock_calls) for m in (apis.jobs, apis.pods, apis.custom, apis.core))
+        figures.add(
+            f"synthetic {count}: {label}",
+            f"{took:.2f} s",
+            f"collect {collected:.2f} s; {'full' if full else 'arrivals'}, "
+            f"{result.decided} decided, {result.writes} record writes, "
+            f"actions {result.actions}, {calls} API calls",
+        )
+        return apis
+
+    index("placement_records", indexes.placement_records, [])
+    apply_writes(one("first full pass (records created)", full=True))
+    apply_writes(one("idle full pass", full=True))
+    new = [synthetic_job(count + i, None, now) for i in range(100)]
+    jobs.extend(new)
+    uids.update({f"job-{b['metadata']['name']}": b["metadata"]["uid"] for b in new})
+    index("deferrable_jobs", indexes.deferrable_jobs, jobs)
+    arrived = one("arrivals pass, 100 new Jobs", full=False)
+    apply_writes(arrived)
+    # The releases as the Job watch shows them next: running where they were placed.
+    placed = {
+        call.args[0].name: call.kwargs["region"]
+        for call in arrived.jobs.place_and_release.call_args_list
+    }
+    jobs[count:] = [
+        synthetic_job(count + i, placed.get(body["metadata"]["name"]), now)
+        for i, body in enumerate(new)
+    ]
+    index("deferrable_jobs", indexes.deferrable_jobs, jobs)
+    signals["kyushu"] = (20, "0.01")
+    index("regions", indexes.regions, [region_body(n, *v) for n, v in signals.items()])
+    one("signal change: full pass to the last decision", full=True)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    figures.add(
+        f"synthetic {count}: this process's peak RSS",
+        mib(peak_kib),
+        "bodies, indexes and views in one process: not the operator's RSS",
+    )
+
+
+def records_merge(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7386: the record's status after a merge patch."""
+    out = dict(old)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = records_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -1060,11 +1260,24 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--keep-cluster", action="store_true", help="leave the cluster up")
     parser.add_argument("--verbose-operator", action="store_true", help="run it with --verbose")
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        metavar="N",
+        help="no cluster: time the operator's passes in this process over N Jobs (see above)",
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = arguments()
+    if args.synthetic:
+        synthetic_figures = Figures()
+        synthetic(args.synthetic, synthetic_figures)
+        print()
+        synthetic_figures.print()
+        return 0
     # A background job ignores SIGINT; make SIGTERM unwind through the clean-up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(

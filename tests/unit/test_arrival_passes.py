@@ -286,11 +286,27 @@ def test_a_release_is_not_decided_twice_while_the_indexes_lag() -> None:
     # Once the indexes show `a` released, it is running work like any other.
     caught_up = view(
         [pod("a", released_in="hokkaido")],
-        [record("a", decision="RunNow", reason="LowestCost", region="hokkaido")],
+        [
+            record(
+                "a", decision="RunNow", reason="LowestCost", region="hokkaido", decidedAt=stamp(NOW)
+            )
+        ],
         gpus={"hokkaido": 2, "tokyo": 0},
     )
     run(caught_up, full=False, memory=memory)
     assert memory.recent == {}
+
+
+def test_a_release_shown_before_its_record_is_not_recorded_again() -> None:
+    memory = Memory()
+    run(view([pod("a")], gpus={"hokkaido": 2, "tokyo": 0}), full=False, memory=memory)
+    # The Pod watch shows `a` released; the record watch has not delivered its record yet.
+    lagging = view([pod("a", released_in="hokkaido")], gpus={"hokkaido": 2, "tokyo": 0})
+    _, api = run(lagging, full=True, memory=memory)
+    # It reads as recorded here: running work's own updates (Stay, its receipt), but no
+    # record created again and no second Event.
+    assert cast("mock.MagicMock", api.custom).create_namespaced_custom_object.call_count == 0
+    assert cast("mock.MagicMock", api.core).create_namespaced_event.call_count == 0
 
 
 def test_a_hold_recorded_here_is_not_rewritten_while_the_record_index_lags() -> None:

@@ -110,8 +110,8 @@ arrivals pass follows within a fraction of a second), and must not have it decid
 class Recent:
     """A pending workload's decision written by this process, until the indexes show it."""
 
-    status: WorkloadPlacementStatus
-    """The record as written."""
+    status: WorkloadPlacementStatus | None
+    """The record as written (None: none was, yet)."""
     at: datetime
     stage: Stage
     """The stage it was decided in: once the indexes show another, they have caught up."""
@@ -390,8 +390,9 @@ def _catch_up(
 ) -> tuple[PlanInput, dict[str, Reservation]]:
     """Reconcile the view with the decisions this process made that the indexes may not show
     yet (`Memory.recent`): a pending workload released here is left out of decisions and its
-    GPUs reserved (returned by uid); one recorded here as waiting or held reads as so recorded.
-    An entry goes once the indexes show it, once the workload is gone, or after `RECENT_TTL`."""
+    GPUs reserved (returned by uid) while the workload index shows it held; a record written
+    here reads as written until the record index shows it. An entry goes once the indexes
+    show both, once the workload is gone, or after `RECENT_TTL`."""
     in_flight: dict[str, Reservation] = {}
     with memory.lock:
         recent = dict(memory.recent)
@@ -407,27 +408,28 @@ def _catch_up(
             managed.append(item)
             continue
         seen.add(uid)
-        record = item.record
+        expired = now - entry.at > RECENT_TTL
+        record, written = item.record, entry.status
         shown = (
             record is not None
             and record.decided_at is not None
-            and entry.status.decided_at is not None
+            and written is not None
+            and written.decided_at is not None
             # Read back at the wire's second precision.
-            and record.decided_at >= entry.status.decided_at.replace(microsecond=0)
+            and record.decided_at >= written.decided_at.replace(microsecond=0)
         )
-        if (
-            item.stage is not entry.stage
-            or now - entry.at > RECENT_TTL
-            or (shown and entry.reservation is None)
-        ):
-            seen.discard(uid)
-            managed.append(item)
-            continue
-        if entry.reservation is not None:
+        if entry.reservation is not None and item.stage is entry.stage and not expired:
+            # Released here, still shown held: not decided again, and its GPUs stay taken.
             in_flight[uid] = entry.reservation
             managed.append(item)
             continue
-        replaced = replace(item, record=entry.status)
+        if shown or expired:
+            seen.discard(uid)
+            managed.append(item)
+            continue
+        # The record index lags: the workload reads as recorded here (no second write, no
+        # second Event), in whatever stage the workload index shows it now.
+        replaced = replace(item, record=written)
         substituted[uid] = replaced
         managed.append(replaced)
     with memory.lock:
@@ -707,7 +709,7 @@ def _pending(run: _Pass, managed: Managed, decision: Decision) -> None:
         run.memory.remember(
             obj.uid,
             Recent(
-                status=managed.record or WorkloadPlacementStatus(),
+                status=managed.record,
                 at=now,
                 stage=managed.stage,
                 reservation=reservation,
