@@ -11,6 +11,7 @@ import argparse
 import kopf
 
 import wattbit.handlers  # noqa: F401 - importing registers the handlers
+from wattbit.handlers.discovery import INSIGHTS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     kopf.configure(verbose=args.verbose)
-    kopf.run(clusterwide=True, standalone=args.standalone, liveness_endpoint=args.liveness)
+    kopf.run(
+        clusterwide=True,
+        standalone=args.standalone,
+        liveness_endpoint=args.liveness,
+        insights=INSIGHTS,  # shared with handlers.discovery, which serves late-installed CRDs
+    )
 
 
 if __name__ == "__main__":

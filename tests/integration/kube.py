@@ -127,6 +127,17 @@ class Kube:
         found: dict[str, Any] = json.loads(self.kubectl(*args).stdout)
         return found
 
+    def managed_fields(
+        self, resource: str, name: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The object's managedFields (`kubectl get` hides them unless asked)."""
+        args = ["get", resource, name, "-o", "json", "--show-managed-fields"]
+        if namespace:
+            args += ["-n", namespace]
+        found = json.loads(self.kubectl(*args).stdout)
+        entries: list[dict[str, Any]] = found["metadata"]["managedFields"]
+        return entries
+
     def find(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The object, or None while it does not exist (for polling)."""
         args = ["get", resource, name, "-o", "json", "--ignore-not-found"]

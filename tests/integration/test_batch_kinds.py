@@ -106,6 +106,31 @@ def trainjob(name: str, *, annotations: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="module")
+def served(kube: Kube, batch_stack: BatchStack, operator: Operator) -> BatchStack:
+    """Until the running operator serves the kinds whose CRDs the batch stack installed after
+    it started (handlers/discovery.py): a labelled dry-run JobSet and TrainJob come back held.
+    Within about RESCAN_SECONDS plus the API's discovery; before it, kopf passed them unheld."""
+
+    def held(manifest: dict[str, Any]) -> bool:
+        probe = {**manifest, "metadata": {**manifest["metadata"], "namespace": "default"}}
+        result = kube.kubectl(
+            "create", "-n", "default", "--dry-run=server", "-o", "json", "-f", "-",
+            input_text=json.dumps(probe), check=False,
+        )  # fmt: skip
+        return result.returncode == 0 and json.loads(result.stdout)["spec"].get("suspend") is True
+
+    wait_until(
+        lambda: (
+            held(jobset("probe", labels=DEFERRABLE, annotations={}))
+            and held(trainjob("probe", annotations={}))
+        ),
+        timeout=90,
+        message=f"the operator to serve JobSets and TrainJobs\n{operator.log()[-3000:]}",
+    )
+    return batch_stack
+
+
 def record(kube: Kube, namespace: str, kind: str, name: str) -> dict[str, Any]:
     found = kube.find("workloadplacement", f"{kind.lower()}-{name}", namespace) or {}
     return dict(found.get("status") or {})
@@ -126,11 +151,11 @@ def jobset_pods_regions(kube: Kube, namespace: str, jobset_name: str) -> set[str
     }
 
 
-def suspend_writers(obj: dict[str, Any]) -> set[str]:
-    """Field managers that own `spec.suspend` of an object."""
+def suspend_writers(entries: list[dict[str, Any]]) -> set[str]:
+    """Field managers that own `spec.suspend`, from an object's managedFields."""
     return {
         str(entry.get("manager"))
-        for entry in obj["metadata"].get("managedFields") or []
+        for entry in entries
         if '"f:suspend"' in json.dumps(entry.get("fieldsV1") or {})
     }
 
@@ -215,7 +240,7 @@ def hold_with_forecast(kube: Kube, namespace: str) -> dict[str, str]:
 
 
 def test_a_jobset_waits_runs_where_chosen_and_moves(
-    kube: Kube, batch_stack: BatchStack, operator: Operator, kyushu_external: str
+    kube: Kube, batch_stack: BatchStack, served: BatchStack, kyushu_external: str
 ) -> None:
     ns = kyushu_external
     annotations = hold_with_forecast(kube, ns)
@@ -241,7 +266,7 @@ def test_a_jobset_waits_runs_where_chosen_and_moves(
 
 
 def test_a_trainjob_waits_runs_where_chosen_and_moves(
-    kube: Kube, batch_stack: BatchStack, operator: Operator, kyushu_external: str
+    kube: Kube, batch_stack: BatchStack, served: BatchStack, kyushu_external: str
 ) -> None:
     ns = kyushu_external
     annotations = hold_with_forecast(kube, ns)
@@ -395,7 +420,7 @@ KUEUE_MANAGERS = {"kubectl-create", "kubectl", "kueue", "kueue-controller-manage
 def test_a_queued_job_is_admitted_through_wattbits_check_and_moved_by_readmission(
     kube: Kube,
     batch_stack: BatchStack,
-    operator: Operator,
+    served: BatchStack,
     kyushu_external: str,
     checked_queue: str,
 ) -> None:
@@ -448,16 +473,18 @@ def test_a_queued_job_is_admitted_through_wattbits_check_and_moved_by_readmissio
         "topology.kubernetes.io/region": "kyushu"
     }
     live = kube.get("job", "queued", ns)
-    managers = {entry["manager"] for entry in live["metadata"]["managedFields"]}
-    assert "wattbit-operator" in managers  # its annotations: wattbit's writes are named so
-    writers = suspend_writers(live)
+    entries = kube.managed_fields("job", "queued", ns)
+    managers = {entry["manager"] for entry in entries}
+    assert "wattbit-operator" in managers, managers  # its annotations: its writes are named so
+    writers = suspend_writers(entries)
+    assert writers, entries  # someone (Kueue's webhook and controller) owns suspend
     assert "wattbit-operator" not in writers, writers
     assert not any("openapi" in w.lower() for w in writers), writers
     assert live["metadata"]["annotations"]["wattbit.io/region"] == "kyushu"
 
 
 def test_a_queued_jobset_is_admitted_in_the_region_wattbit_chose(
-    kube: Kube, batch_stack: BatchStack, operator: Operator, checked_queue: str, regions: list[str]
+    kube: Kube, batch_stack: BatchStack, served: BatchStack, checked_queue: str, regions: list[str]
 ) -> None:
     ns = checked_queue  # the queue is named after the namespace
     labels = {**DEFERRABLE, QUEUE_NAME_LABEL: checked_queue}
@@ -479,14 +506,20 @@ def test_a_queued_jobset_is_admitted_in_the_region_wattbit_chose(
         timeout=90,
         message=f"the JobSet's pods to run in {chosen}\n{batch_stack.log('kueue')}",
     )
-    writers = suspend_writers(kube.get("jobset", "queued-set", ns))
+    writers = suspend_writers(kube.managed_fields("jobset", "queued-set", ns))
+    assert writers
     assert "wattbit-operator" not in writers, writers
     assert not any("openapi" in w.lower() for w in writers), writers
 
 
 def test_with_wattbit_stopped_a_queued_job_waits_behind_the_check_until_it_is_back(
-    kube: Kube, batch_stack: BatchStack, operator: Operator, checked_queue: str, regions: list[str]
+    kube: Kube,
+    served: BatchStack,
+    operator: Operator,
+    checked_queue: str,
+    regions: list[str],
 ) -> None:
+    batch_stack = served
     ns = checked_queue
     operator.stop()
     try:

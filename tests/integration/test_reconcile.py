@@ -381,9 +381,11 @@ def test_a_kueue_queued_job_is_never_touched(
     assert live["spec"]["suspend"] is True
     writers = {
         entry.get("manager")
-        for entry in live["metadata"].get("managedFields") or []
+        for entry in kube.managed_fields("job", "queued", namespace)
         if "f:suspend" in json.dumps(entry.get("fieldsV1") or {})
     }
+    # The creator owns it (managedFields are hidden by `kubectl get`; asked for here).
+    assert writers, "no owner of spec.suspend: managedFields were not read"
     assert writers <= {"kubectl-create", "kubectl"}, writers
     assert "wattbit.io/released-at" not in (live["metadata"].get("annotations") or {})
 

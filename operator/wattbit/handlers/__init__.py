@@ -7,6 +7,7 @@ Run with ``kopf run -m wattbit.handlers`` or ``python -m wattbit``.
 # (kopf runs startup handlers in the order they are registered).
 from wattbit.handlers import startup  # isort: skip
 from wattbit.handlers import (
+    discovery,
     indexes,
     leadership,
     loop,
@@ -17,6 +18,7 @@ from wattbit.handlers import (
 )
 
 __all__ = [
+    "discovery",
     "indexes",
     "leadership",
     "loop",
