@@ -508,3 +508,10 @@ def test_the_loop_runs_full_passes_first_on_changes_and_on_its_period(
     asyncio.run(go())
     assert kinds[:4] == [True, False, True, False]
     assert True in kinds[4:]  # the period
+
+
+def test_only_moves_and_evictions_ask_for_a_full_pass_after_them() -> None:
+    assert not loop.steps_on({"release": 40, "release-unplaced": 1, "hold-ungated": 2})
+    assert not loop.steps_on({"release-dry-run": 3})
+    assert loop.steps_on({"release": 4, "move-Suspend": 1})
+    assert loop.steps_on({"evict": 1})

@@ -145,10 +145,22 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
                 result.actions,
                 result.errors,
             )
-        if result.errors or (full and result.actions):
-            # Something was done or failed: look again soon rather than after a period.
-            context.full_due = True
+        if result.errors or result.actions:
+            # Something was done or failed: look again soon rather than after a period; as a
+            # full pass when a move or eviction steps on (or a full pass failed somewhere).
+            # Releases and holds need no full pass: their watch events bring an arrivals one.
+            if steps_on(result.actions) or (full and result.errors):
+                context.full_due = True
             context.wake.set()
+
+
+ARRIVAL_ACTIONS = ("release", "hold-ungated")
+"""Actions of an arrivals pass's kind (release, release-unplaced, release-dry-run, ...)."""
+
+
+def steps_on(actions: Mapping[str, int]) -> bool:
+    """Whether a pass's actions need a full pass after them: a move or an eviction."""
+    return any(not action.startswith(ARRIVAL_ACTIONS) for action in actions)
 
 
 def pass_is_full(context: OperatorContext, last_full: float, now: float) -> bool:
