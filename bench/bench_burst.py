@@ -11,9 +11,10 @@ operator as users run it (defaults; webhook on 127.0.0.1, as bench_operator.py s
    operator. Reported: creation time through the webhook, placements per second (first create
    -> last release), and p50/p99 from each object's create answer to its release (watch
    arrival of the Pod without wattbit's gate, or of the Job with `suspend: false`);
-3. the operator's side of the burst: reconcile passes (full and arrivals-only, from its log)
-   and their mean duration, and its API requests per released workload (reads and writes,
-   from `wattbit_api_requests_total`; the webhook's answers are not API requests);
+3. the operator's side of the burst: its CPU time per workload, reconcile passes (full and
+   arrivals-only, from its log) and their mean duration, and its API requests per released
+   workload (reads and writes, from `wattbit_api_requests_total`; the webhook's answers are
+   not API requests);
 4. operator RSS at the end and its lifetime peak.
 
 The PlacementPolicy `default` sets toleranceWindowMinutes 0 (start now) so every workload is
@@ -213,9 +214,27 @@ def pass_kinds(log_path: Path, start: int) -> dict[str, int]:
     return kinds
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def operator_side(
-    operator: Operator, before: dict[str, float], log_start: int, total: int, figures: Figures
+    operator: Operator,
+    *,
+    before: dict[str, float],
+    log_start: int,
+    cpu_before: float,
+    total: int,
+    figures: Figures,
 ) -> None:
+    cpu = cpu_seconds(operator.process.pid) - cpu_before
+    figures.add(
+        "burst: operator CPU",
+        f"{cpu:.0f} s",
+        f"{1000 * cpu / total:.1f} ms per workload (webhook, watches, passes)",
+    )
     after = operator.metrics()
     count, mean_s = passes(after, before)
     kinds = pass_kinds(operator.log_path, log_start)
@@ -353,8 +372,16 @@ def main() -> int:
         rss_before = operator.rss_kib()[0]
         metrics_before = operator.metrics()
         log_start = log_path.stat().st_size
+        cpu_before = cpu_seconds(operator.process.pid)
         burst(cluster, namespace, args, figures)
-        operator_side(operator, metrics_before, log_start, args.pods + args.jobs, figures)
+        operator_side(
+            operator,
+            before=metrics_before,
+            log_start=log_start,
+            cpu_before=cpu_before,
+            total=args.pods + args.jobs,
+            figures=figures,
+        )
         rss, peak = operator.rss_kib()
         figures.add(
             "operator RSS", f"{mib(rss)}", f"before the burst {mib(rss_before)}; peak {mib(peak)}"
