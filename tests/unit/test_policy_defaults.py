@@ -6,6 +6,8 @@ benchmark's generated weeks run with. Skips: every other field (test_snapshots.p
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from wattbit.api.v1alpha1 import PlacementPolicySpec
@@ -24,3 +26,15 @@ def test_the_default_minimum_saving_is_one_percent() -> None:
     # the CRD's 10 %) kept pre-trains from moves and waits that the optimum makes.
     assert Policy().min_saving_fraction == pytest.approx(0.01)
     assert PlacementPolicySpec().minimum_saving_percent == 1
+
+
+def test_every_crd_default_is_the_core_default() -> None:
+    # The operator decides with the CRD's defaults, the simulator and bench_policies with the
+    # core's: they must be one set, or the benchmark's figures are not the users'.
+    crd, core = core_policy(PlacementPolicySpec()), Policy()
+    differing = {
+        field.name: (getattr(crd, field.name), getattr(core, field.name))
+        for field in dataclasses.fields(core)
+        if getattr(crd, field.name) != getattr(core, field.name)
+    }
+    assert differing == {}

@@ -1149,7 +1149,7 @@ def test_the_builtin_policy_maps_to_the_specs_defaults() -> None:
     assert policy == Policy(
         carbon_price_jpy_per_tonne=10_000.0,
         min_saving_fraction=0.01,
-        stability_window_s=900.0,
+        stability_window_s=3600.0,
         cooldown_s=3600.0,
         max_moves=3,
         safety_margin_s=1800.0,

@@ -70,7 +70,7 @@ class PlacementPolicySpec(WattbitModel):
     tolerance_window_minutes: Annotated[int, Field(ge=0, le=_WEEK_MINUTES)] = 360
     """Longest a workload without a deadline may be held waiting for a greener or cheaper
     window (temporal shifting); 0 starts it at once in the best region."""
-    stability_window_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
+    stability_window_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
     """How long another region must stay better before a move (debounces noisy signals)."""
     cooldown_minutes: Annotated[int, Field(ge=0, le=_WEEK_MINUTES)] = 60
     """Minimum time between two moves of the same workload."""
