@@ -88,12 +88,56 @@ class EvictionResult:
     message: str
 
 
-class JobAdapter:
+class _Suspending:
+    """The verbs shared by every kind held through `spec.suspend`, each one merge patch of
+    the object (`_patch`); placing and re-pointing are each kind's own."""
+
+    def _patch(self, obj: WorkloadObject, patch: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None:
+        self._patch(obj, {"metadata": {"annotations": dict(annotations)}})
+
+    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        """Unsuspend without a placement (DryRun, or PlacementFailed: carbon-agnostic)."""
+        patch = {
+            "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
+            "spec": {"suspend": False},
+        }
+        self._patch(obj, patch)
+
+    def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
+        """Suspend a workload the webhook never held (created while the webhook was down)
+        and mark it held, in one patch: from the next pass it is placed like any other."""
+        patch = {
+            "metadata": {
+                "annotations": {
+                    names.ANNOTATION_HELD: "true",
+                    names.ANNOTATION_HELD_AT: _instant(now),
+                }
+            },
+            "spec": {"suspend": True},
+        }
+        self._patch(obj, patch)
+
+    def suspend(self, obj: WorkloadObject) -> None:
+        if not obj.suspended:
+            self._patch(obj, {"spec": {"suspend": True}})
+
+    def resume(self, obj: WorkloadObject) -> None:
+        if obj.suspended:
+            self._patch(obj, {"spec": {"suspend": False}})
+
+
+class JobAdapter(_Suspending):
     """Jobs: suspended at creation by the webhook; placed by rewriting the pod template."""
 
     def __init__(self, api: client.BatchV1Api, core: client.CoreV1Api) -> None:
         self._api = api
         self._core = core
+
+    def _patch(self, obj: WorkloadObject, patch: Mapping[str, Any]) -> None:
+        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
 
     def _template_patch(
         self, obj: WorkloadObject, region: str, node_selector: Mapping[str, str]
@@ -138,48 +182,12 @@ class JobAdapter:
             patch = {"status": {"startTime": None}}
             _merge_patch(self._api.patch_namespaced_job_status, obj.name, obj.namespace, patch)
 
-    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None:
-        patch = {"metadata": {"annotations": dict(annotations)}}
-        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
-
-    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
-        """Unsuspend without a placement (DryRun, or PlacementFailed: carbon-agnostic)."""
-        patch = {
-            "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
-            "spec": {"suspend": False},
-        }
-        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
-
-    def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
-        """Suspend a Job the webhook never held (it was created while the webhook was down)
-        and mark it held, in one patch: from the next pass it is placed like any other."""
-        patch = {
-            "metadata": {
-                "annotations": {
-                    names.ANNOTATION_HELD: "true",
-                    names.ANNOTATION_HELD_AT: _instant(now),
-                }
-            },
-            "spec": {"suspend": True},
-        }
-        _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
-
-    def suspend(self, obj: WorkloadObject) -> None:
-        if not obj.suspended:
-            patch = {"spec": {"suspend": True}}
-            _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
-
     def repoint(
         self, obj: WorkloadObject, *, region: str, node_selector: Mapping[str, str]
     ) -> None:
         if obj.placed_region != region:
             patch = self._template_patch(obj, region, node_selector)
             self._forget_start(obj)
-            _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
-
-    def resume(self, obj: WorkloadObject) -> None:
-        if obj.suspended:
-            patch = {"spec": {"suspend": False}}
             _merge_patch(self._api.patch_namespaced_job, obj.name, obj.namespace, patch)
 
     def request_checkpoint(
@@ -346,7 +354,7 @@ class KueueAdapter:
         self._api.activate_check(name, now=now)
 
 
-class _CustomSuspending:
+class _CustomSuspending(_Suspending):
     """A custom resource held and moved through `spec.suspend`, placed by the one patch that
     `_placement` builds (a JobSet's nodeSelector, a TrainJob's runtime patch)."""
 
@@ -396,41 +404,11 @@ class _CustomSuspending:
         patch["spec"]["suspend"] = False
         self._patch(obj, patch)
 
-    def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
-        patch = {
-            "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
-            "spec": {"suspend": False},
-        }
-        self._patch(obj, patch)
-
-    def annotate(self, obj: WorkloadObject, annotations: Mapping[str, str]) -> None:
-        self._patch(obj, {"metadata": {"annotations": dict(annotations)}})
-
-    def hold(self, obj: WorkloadObject, *, now: datetime) -> None:
-        patch = {
-            "metadata": {
-                "annotations": {
-                    names.ANNOTATION_HELD: "true",
-                    names.ANNOTATION_HELD_AT: _instant(now),
-                }
-            },
-            "spec": {"suspend": True},
-        }
-        self._patch(obj, patch)
-
-    def suspend(self, obj: WorkloadObject) -> None:
-        if not obj.suspended:
-            self._patch(obj, {"spec": {"suspend": True}})
-
     def repoint(
         self, obj: WorkloadObject, *, region: str, node_selector: Mapping[str, str]
     ) -> None:
         if obj.placed_region != region:
             self._patch(obj, self._placement_patch(obj, region, node_selector))
-
-    def resume(self, obj: WorkloadObject) -> None:
-        if obj.suspended:
-            self._patch(obj, {"spec": {"suspend": False}})
 
 
 class JobSetAdapter(_CustomSuspending):
