@@ -19,6 +19,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,7 @@ TRAINING_RUNTIME = "torch-distributed"
 """hack/batch/torch-distributed.yaml: one replicated job `node`, one Job of numNodes pods."""
 KUEUE_EXCLUDED_NAMESPACES = ("kube-system", "kueue-system", "wattbit-system")
 QUEUE_NAME_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_API = "kueue.x-k8s.io/v1beta2"
 
 
 @dataclass(frozen=True)
@@ -88,3 +90,39 @@ def batch_stack(kube: Kube) -> BatchStack:
     """JobSet, Trainer and Kueue running against the local cluster (hack/batch-stack-up.sh).
     They keep running after the session, as the cluster does."""
     return start_batch_stack(kube)
+
+
+def kueue_queue(
+    name: str, namespace: str, *, gpus: int, check: str | None = None
+) -> list[dict[str, Any]]:
+    """A ResourceFlavor, a ClusterQueue and a LocalQueue, all named `name`: `gpus` GPUs and
+    100 CPUs of quota, and the AdmissionCheck `check` listed on the ClusterQueue if given."""
+    spec: dict[str, Any] = {
+        "namespaceSelector": {},
+        "resourceGroups": [
+            {
+                "coveredResources": ["cpu", "nvidia.com/gpu"],
+                "flavors": [
+                    {
+                        "name": name,
+                        "resources": [
+                            {"name": "cpu", "nominalQuota": "100"},
+                            {"name": "nvidia.com/gpu", "nominalQuota": str(gpus)},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    if check is not None:
+        spec["admissionChecksStrategy"] = {"admissionChecks": [{"name": check}]}
+    return [
+        {"apiVersion": KUEUE_API, "kind": "ResourceFlavor", "metadata": {"name": name}},
+        {"apiVersion": KUEUE_API, "kind": "ClusterQueue", "metadata": {"name": name}, "spec": spec},
+        {
+            "apiVersion": KUEUE_API,
+            "kind": "LocalQueue",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"clusterQueue": name},
+        },
+    ]

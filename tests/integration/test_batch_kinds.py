@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.batch import QUEUE_NAME_LABEL, TRAINING_RUNTIME, BatchStack
+from tests.integration.batch import QUEUE_NAME_LABEL, TRAINING_RUNTIME, BatchStack, kueue_queue
 from tests.integration.conftest import Operator
 from tests.integration.kube import Kube, holds_for, wait_until
 from tests.integration.test_placement import node_region
@@ -300,48 +300,13 @@ def test_a_trainjob_waits_runs_where_chosen_and_moves(
 def checked_queue(kube: Kube, batch_stack: BatchStack, namespace: str) -> Iterator[str]:
     """A LocalQueue on a ClusterQueue with 8 GPUs of quota and a wattbit AdmissionCheck."""
     name = namespace
-    kube.apply(
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "ResourceFlavor",
-            "metadata": {"name": name},
-        },
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "AdmissionCheck",
-            "metadata": {"name": name},
-            "spec": {"controllerName": CHECK_CONTROLLER},
-        },
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "ClusterQueue",
-            "metadata": {"name": name},
-            "spec": {
-                "namespaceSelector": {},
-                "admissionChecksStrategy": {"admissionChecks": [{"name": name}]},
-                "resourceGroups": [
-                    {
-                        "coveredResources": ["cpu", "nvidia.com/gpu"],
-                        "flavors": [
-                            {
-                                "name": name,
-                                "resources": [
-                                    {"name": "cpu", "nominalQuota": "100"},
-                                    {"name": "nvidia.com/gpu", "nominalQuota": "8"},
-                                ],
-                            }
-                        ],
-                    }
-                ],
-            },
-        },
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "LocalQueue",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"clusterQueue": name},
-        },
-    )
+    check = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "AdmissionCheck",
+        "metadata": {"name": name},
+        "spec": {"controllerName": CHECK_CONTROLLER},
+    }
+    kube.apply(check, *kueue_queue(name, namespace, gpus=8, check=name))
 
     def active(resource: str, ns: str | None = None) -> bool:
         found = kube.find(resource, name, ns) or {}

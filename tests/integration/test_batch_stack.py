@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.batch import QUEUE_NAME_LABEL, TRAINING_RUNTIME, BatchStack
+from tests.integration.batch import QUEUE_NAME_LABEL, TRAINING_RUNTIME, BatchStack, kueue_queue
 from tests.integration.kube import Kube, holds_for, wait_until
 
 pytestmark = pytest.mark.integration
@@ -176,41 +176,7 @@ def queue(kube: Kube, batch_stack: BatchStack, namespace: str) -> Iterator[str]:
     """A LocalQueue (named after the namespace) in `namespace`, on a ClusterQueue of that
     name with 4 GPUs and 100 CPUs of quota in one ResourceFlavor."""
     name = namespace
-    kube.apply(
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "ResourceFlavor",
-            "metadata": {"name": name},
-        },
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "ClusterQueue",
-            "metadata": {"name": name},
-            "spec": {
-                "namespaceSelector": {},
-                "resourceGroups": [
-                    {
-                        "coveredResources": ["cpu", "nvidia.com/gpu"],
-                        "flavors": [
-                            {
-                                "name": name,
-                                "resources": [
-                                    {"name": "cpu", "nominalQuota": "100"},
-                                    {"name": "nvidia.com/gpu", "nominalQuota": "4"},
-                                ],
-                            }
-                        ],
-                    }
-                ],
-            },
-        },
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "LocalQueue",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"clusterQueue": name},
-        },
-    )
+    kube.apply(*kueue_queue(name, namespace, gpus=4))
     wait_until(
         lambda: _condition(kube.find("localqueue", name, namespace), "Active"),
         timeout=60,
@@ -327,11 +293,6 @@ def test_kueue_admits_only_once_an_admission_check_is_ready(
     kube.apply(
         {
             "apiVersion": "kueue.x-k8s.io/v1beta2",
-            "kind": "ResourceFlavor",
-            "metadata": {"name": name},
-        },
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta2",
             "kind": "AdmissionCheck",
             "metadata": {"name": name},
             "spec": {"controllerName": controller},
@@ -346,37 +307,7 @@ def test_kueue_admits_only_once_an_admission_check_is_ready(
                 "lastTransitionTime": "2026-01-01T00:00:00Z",
             }]}}),
         )  # fmt: skip
-        kube.apply(
-            {
-                "apiVersion": "kueue.x-k8s.io/v1beta2",
-                "kind": "ClusterQueue",
-                "metadata": {"name": name},
-                "spec": {
-                    "namespaceSelector": {},
-                    "admissionChecksStrategy": {"admissionChecks": [{"name": name}]},
-                    "resourceGroups": [
-                        {
-                            "coveredResources": ["cpu", "nvidia.com/gpu"],
-                            "flavors": [
-                                {
-                                    "name": name,
-                                    "resources": [
-                                        {"name": "cpu", "nominalQuota": "100"},
-                                        {"name": "nvidia.com/gpu", "nominalQuota": "8"},
-                                    ],
-                                }
-                            ],
-                        }
-                    ],
-                },
-            },
-            {
-                "apiVersion": "kueue.x-k8s.io/v1beta2",
-                "kind": "LocalQueue",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {"clusterQueue": name},
-            },
-        )
+        kube.apply(*kueue_queue(name, namespace, gpus=8, check=name))
         wait_until(
             lambda: _condition(kube.find("localqueue", name, namespace), "Active"),
             timeout=60,

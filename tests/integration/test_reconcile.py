@@ -313,7 +313,6 @@ def test_completed_gpus_are_free_at_once_and_capacity_caps_a_region(
     kube: Kube, kyushu_external: str
 ) -> None:
     ns = kyushu_external
-    kube.create(signal("cheap", carbon=20, price="0.01"), namespace=ns)
     kube.kubectl(
         "patch",
         "region",
@@ -322,6 +321,8 @@ def test_completed_gpus_are_free_at_once_and_capacity_caps_a_region(
         "-p",
         json.dumps({"spec": {"capacity": {"gpus": 8}}}),
     )
+    # Wait for kyushu to read it: a Job decided before would go to tokyo (seen under load).
+    publish_kyushu(kube, ns, signal("cheap", carbon=20, price="0.01"))
     kube.create(training_job("first", gpus=8, duration="8s"), namespace=ns)
     wait_until(lambda: status(kube, ns, "first").get("region"), timeout=60, message="first")
     assert status(kube, ns, "first")["region"] == "kyushu"
