@@ -5,6 +5,7 @@ webhook, kube-scheduler and kwok nodes:
 - a JobSet and a TrainJob are held at creation, wait for a forecast cheaper hour (record:
   Wait), run in the chosen region once now is cheapest elsewhere (their pods on its nodes),
   and move after a curtailment PowerSignal through every phase, with the move on the receipt;
+  a JobSet in a Region set Unavailable is drained out of it;
 - a Kueue-queued Job and JobSet are admitted by Kueue within quota only after wattbit's
   AdmissionCheck is Ready; their pods land in the region wattbit chose; a Job moves through
   deactivation and re-admission; wattbit never writes `suspend` on them (managedFields);
@@ -518,3 +519,40 @@ def test_with_wattbit_stopped_a_queued_job_waits_behind_the_check_until_it_is_ba
         message=f"the Job to be admitted once wattbit is back\n{batch_stack.log('kueue')}",
     )
     assert record(kube, ns, "Job", "patient")["decision"] == "RunNow"
+
+
+def test_a_region_set_unavailable_drains_a_jobset(
+    kube: Kube, served: BatchStack, kyushu_external: str
+) -> None:
+    ns = kyushu_external
+    kube.create(policy(**FAST_MOVES), namespace=ns)
+    publish_kyushu(kube, ns, signal("cheap", carbon=20, price="0.01"))
+    kube.create(
+        jobset("evacuee", labels=DEFERRABLE, annotations={"wattbit.io/expected-duration": "4h"}),
+        namespace=ns,
+    )
+    wait_until(
+        lambda: jobset_pods_regions(kube, ns, "evacuee") == {"kyushu"},
+        timeout=90,
+        message=f"the JobSet to run in kyushu\n{served.log('jobset')}",
+    )
+    kube.kubectl(
+        "patch", "region", "kyushu", "--type=merge", "-p",
+        json.dumps({"spec": {"availability": "Unavailable"}}),
+    )  # fmt: skip
+    moved = wait_until(
+        lambda: (
+            (m := record(kube, ns, "JobSet", "evacuee").get("migration") or {}).get("phase")
+            == "Running"
+            and m
+        ),
+        timeout=120,
+        message=f"the drain to move the JobSet out\n{served.log('jobset')}",
+    )
+    assert moved["reason"] == "RegionDraining"
+    assert moved["toRegion"] != "kyushu"
+    wait_until(
+        lambda: jobset_pods_regions(kube, ns, "evacuee") == {moved["toRegion"]},
+        timeout=90,
+        message="the JobSet's pods to run in the new region",
+    )
