@@ -19,6 +19,7 @@ import asyncio
 import math
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wattbit.config import OperatorConfig
-from wattbit.core.model import DecisionKind
+from wattbit.core.model import DecisionKind, RegionName
 from wattbit.handlers import loop
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.reconcile import (
@@ -36,6 +37,7 @@ from wattbit.handlers.reconcile import (
     Memory,
     PassResult,
     _decide,
+    acts_alone,
     arrivals,
     needs_decision,
     reconcile,
@@ -515,3 +517,17 @@ def test_only_moves_and_evictions_ask_for_a_full_pass_after_them() -> None:
     assert not loop.steps_on({"release-dry-run": 3})
     assert loop.steps_on({"release": 4, "move-Suspend": 1})
     assert loop.steps_on({"evict": 1})
+
+
+def test_stays_are_acted_on_in_parallel_moves_one_at_a_time() -> None:
+    plan = plan_input(view(STANDING, STANDING_RECORDS), SnapshotSettings())
+    running = next(m for m in plan.managed if m.stage is Stage.RUNNING)
+    pending = next(m for m in plan.managed if m.stage is Stage.PENDING)
+    assert acts_alone(pending, None)
+    assert acts_alone(running, None)
+    decisions = _decide(plan, NOW)
+    stay = decisions[running.workload_id]
+    assert stay.kind is DecisionKind.STAY
+    assert acts_alone(running, stay)
+    move = replace(stay, kind=DecisionKind.MOVE, region=RegionName("tokyo"))
+    assert not acts_alone(running, move)

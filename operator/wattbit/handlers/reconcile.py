@@ -303,13 +303,14 @@ def reconcile(
         if managed.obj.uid in in_flight:
             continue  # released by this process; the indexes have not caught up yet
         if not memory.leaves_alone(managed.obj.namespace, view.now):
-            (own if managed.stage in ACTS_ALONE else shared).append(managed)
-    # Moves and running work share the pass's move budget and link status: one at a time.
+            alone = acts_alone(managed, decisions.get(managed.workload_id))
+            (own if alone else shared).append(managed)
+    # Moves share the pass's move budget and link status: one at a time.
     for managed in shared:
         _act_safely(run, managed, decisions.get(managed.workload_id))
-    # Releases, waits and holds touch only their own workload and record: their API writes
-    # overlap, so a burst of admissions is released at the API server's pace, not at the
-    # pace of ~4 round trips per workload in a row.
+    # Releases, waits, holds and stays touch only their own workload and record: their API
+    # writes overlap, so a burst of admissions is released (and a signal change's stays are
+    # recorded) at the API server's pace, not at the pace of ~4 round trips in a row.
     if len(own) > 1:
         with ThreadPoolExecutor(max_workers=ACT_THREADS, thread_name_prefix="act") as pool:
             for managed in own:
@@ -320,6 +321,17 @@ def reconcile(
     _count_savings(plan.managed)
     memory.ledgers.retain((m.obj.namespace, m.record_name) for m in plan.managed)
     return result
+
+
+def acts_alone(managed: Managed, decision: Decision | None) -> bool:
+    """Whether acting on the workload touches only it and its record: every stage in
+    `ACTS_ALONE`, paused work, and running work not decided to move (a stay is a record
+    write). Moves, in flight or to begin, share the move budget and link status."""
+    if managed.stage in ACTS_ALONE or managed.stage is Stage.PAUSED:
+        return True
+    return managed.stage is Stage.RUNNING and (
+        decision is None or decision.kind is not DecisionKind.MOVE
+    )
 
 
 def needs_decision(managed: Managed) -> bool:
