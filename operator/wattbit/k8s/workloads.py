@@ -487,26 +487,29 @@ class PodAdapter:
         node_selector: Mapping[str, str],
         now: datetime,
     ) -> None:
-        # While a gate remains, node affinity may be set or tightened (KEP-3838); the gate is
-        # removed in a second patch, so a crash in between leaves the Pod placed but held.
+        # Node affinity may be set or tightened while the Pod is gated (KEP-3838); the API
+        # server checks the Pod as it was, so one patch may place it and remove the gate: one
+        # write per release, and no crash can leave it placed but held.
+        patch = self._release_patch(obj, now)
         if obj.placed_region != region:
             affinity = with_region_affinity(obj.pod_spec.get("affinity"), node_selector)
-            patch = {
-                "metadata": {"annotations": {names.ANNOTATION_REGION: region}},
-                "spec": {"affinity": affinity},
-            }
-            _merge_patch(self._api.patch_namespaced_pod, obj.name, obj.namespace, patch)
-        self.release_unplaced(obj, now=now)
+            patch["metadata"]["annotations"][names.ANNOTATION_REGION] = region
+            patch["spec"]["affinity"] = affinity
+        _merge_patch(self._api.patch_namespaced_pod, obj.name, obj.namespace, patch)
 
     def release_unplaced(self, obj: WorkloadObject, *, now: datetime) -> None:
+        patch = self._release_patch(obj, now)
+        _merge_patch(self._api.patch_namespaced_pod, obj.name, obj.namespace, patch)
+
+    @staticmethod
+    def _release_patch(obj: WorkloadObject, now: datetime) -> dict[str, Any]:
         gates = obj.pod_spec.get("schedulingGates") or []
         remaining = [g for g in gates if g.get("name") != names.SCHEDULING_GATE]
         # Merge patch replaces the list whole: other controllers' gates are kept.
-        patch = {
+        return {
             "metadata": {"annotations": {ANNOTATION_RELEASED_AT: _instant(now)}},
             "spec": {"schedulingGates": remaining or None},
         }
-        _merge_patch(self._api.patch_namespaced_pod, obj.name, obj.namespace, patch)
 
     def evict(self, obj: WorkloadObject) -> EvictionResult:
         """Evict through the Eviction API, which honours PodDisruptionBudgets: a 429 means a
