@@ -11,6 +11,7 @@ Both serve the webhook; the Lease `<namespace>/wattbit-operator` says which one 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,8 +62,11 @@ def second(kube: Kube, operator: Operator, tmp_path: Path) -> Iterator[Operator]
 
 
 def acted(log: str) -> list[str]:
-    """The reconcile loop's lines that say it wrote or acted."""
-    return [line for line in log.splitlines() if "reconcile: " in line and "actions" in line]
+    """The reconcile loop's lines that say it wrote or acted: `reconcile (full): ...` or
+    `reconcile (arrivals): ...` (handlers/loop.py)."""
+    return [
+        line for line in log.splitlines() if re.search(r"reconcile \((full|arrivals)\): ", line)
+    ]
 
 
 @pytest.mark.usefixtures("regions")

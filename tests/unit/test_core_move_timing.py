@@ -58,6 +58,29 @@ def test_a_move_still_in_progress_is_not_moved_again() -> None:
     assert one(flat_regions(), later).reason is not Reason.COOLDOWN_ACTIVE
 
 
+def test_an_observed_end_of_the_last_move_replaces_its_estimate() -> None:
+    # The operator knows when the move was done (its record); the estimate (98 min for this
+    # checkpoint) must not hold the workload once the observed move and the cooldown are over.
+    moved = running(
+        checkpoint_size_gb=BIG_GB,
+        last_moved_at=NOW - timedelta(minutes=70),
+        last_move_ended_at=NOW - timedelta(minutes=65),
+        previous_region=RegionName("kyushu"),
+        current_region=RegionName("tokyo"),
+    )
+    assert one(flat_regions(), moved).reason is not Reason.COOLDOWN_ACTIVE
+    no_cooldown = replace(POLICY, cooldown_s=0.0)
+    just_done = replace(
+        moved,
+        last_moved_at=NOW - timedelta(minutes=3),
+        last_move_ended_at=NOW - timedelta(seconds=10),
+    )
+    assert one(flat_regions(), just_done, policy=no_cooldown).reason is not (Reason.COOLDOWN_ACTIVE)
+    still_moving = replace(just_done, last_move_ended_at=None)
+    decision = one(flat_regions(), still_moving, policy=no_cooldown)
+    assert (decision.kind, decision.reason) == (DecisionKind.STAY, Reason.COOLDOWN_ACTIVE)
+
+
 def test_a_round_trip_returns_only_after_the_move_and_the_cooldown() -> None:
     # Kansai is cheaper for two hours only: with a 98-minute move and an hour of cooldown the
     # return could come at hour 3 at the earliest, when kansai is dear: no round trip.

@@ -598,6 +598,19 @@ def test_a_finished_move_leaves_the_job_running(phase: MovePhase) -> None:
     assert item.move is None
 
 
+def test_a_completed_move_tells_the_planner_when_it_ended() -> None:
+    # The cooldown counts from the move's observed end, not from an estimate of its downtime.
+    obj = make_job().released(NOW - timedelta(hours=1), "tokyo").obj()
+    done = WorkloadPlacementStatus(migration=migration(MovePhase.RUNNING))
+    item = classified(obj, make_cluster().region("kyushu").region("tokyo").record(obj, done))
+    assert item.snapshot is not None
+    assert item.snapshot.last_move_ended_at == NOW - timedelta(minutes=5)
+    abandoned = WorkloadPlacementStatus(migration=migration(MovePhase.ABANDONED))
+    item = classified(obj, make_cluster().region("kyushu").region("tokyo").record(obj, abandoned))
+    assert item.snapshot is not None
+    assert item.snapshot.last_move_ended_at is None
+
+
 def test_a_finished_job_is_finished_unless_a_move_is_in_flight() -> None:
     obj = make_job().released(NOW - timedelta(hours=1), "kyushu").finished().obj()
     assert classified(obj).stage is Stage.FINISHED

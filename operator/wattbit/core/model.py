@@ -268,6 +268,9 @@ class WorkloadSnapshot:
     submitted_at: datetime | None = None
     """When the workload was first held; bounds waiting without a deadline and stale holds."""
     last_moved_at: datetime | None = None
+    last_move_ended_at: datetime | None = None
+    """When the last move was done and the workload ran again, where that is known (the
+    operator's record); else its downtime is estimated from `last_moved_at` (the simulator)."""
     previous_region: RegionName | None = None
     """The region the last move left."""
     move_count: int = 0

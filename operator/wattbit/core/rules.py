@@ -198,21 +198,28 @@ def cooldown_active(facts: RunningFacts) -> Verdict | None:
     """No move within `cooldown_s` of the end of the last one (the region just left is
     penalised). Counted from the end of its downtime: a checkpoint still being written or sent
     is not moved again (a 23 TB checkpoint takes nearly two hours; the hour-long cooldown alone
-    let a pre-train hop back and forth before it had worked at all)."""
-    moved_at = facts.workload.last_moved_at
+    let a pre-train hop back and forth before it had worked at all). The end is the one
+    observed when known, else the move's start plus its estimated downtime."""
+    workload = facts.workload
+    moved_at = workload.last_moved_at
     if moved_at is None:
         return None
+    if workload.last_move_ended_at is not None:
+        ended = workload.last_move_ended_at
+        downtime_s = max(0.0, (ended - moved_at).total_seconds())
+    else:
+        downtime_s = facts.last_move_downtime_s
     since_s = (facts.now - moved_at).total_seconds()
-    if since_s >= facts.policy.cooldown_s + facts.last_move_downtime_s:
+    if since_s >= facts.policy.cooldown_s + downtime_s:
         return None
     return Verdict(
         kind=DecisionKind.STAY,
         reason=Reason.COOLDOWN_ACTIVE,
         message=(
             f"staying: moved {since_s / 60:.0f} min ago from "
-            f"{facts.workload.previous_region or 'another region'}; cooldown is "
+            f"{workload.previous_region or 'another region'}; cooldown is "
             f"{facts.policy.cooldown_s / 60:.0f} min after the move's "
-            f"{facts.last_move_downtime_s / 60:.0f} min of downtime"
+            f"{downtime_s / 60:.0f} min of downtime"
         ),
     )
 

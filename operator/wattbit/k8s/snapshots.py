@@ -686,6 +686,11 @@ def _snapshot(managed: Managed, view: ClusterView, *, pending: bool) -> Workload
         last_checkpoint_at=max(acks) if acks else None,
         submitted_at=obj.created_at,
         last_moved_at=status.last_move_at if status else None,
+        last_move_ended_at=(
+            migration.phase_since
+            if migration is not None and migration.phase is MovePhase.RUNNING
+            else None
+        ),
         previous_region=(
             RegionName(migration.from_region)
             if migration is not None and migration.phase is MovePhase.RUNNING
