@@ -137,10 +137,9 @@ def record(kube: Kube, namespace: str, kind: str, name: str) -> dict[str, Any]:
     return dict(found.get("status") or {})
 
 
-def jobset_pods_regions(kube: Kube, namespace: str, jobset_name: str) -> set[str | None]:
-    pods = kube.core.list_namespaced_pod(
-        namespace, label_selector=f"{JOBSET_NAME_LABEL}={jobset_name}"
-    ).items
+def running_regions(kube: Kube, namespace: str, selector: str) -> set[str | None]:
+    """Regions whose nodes run the (not terminating) pods matching a label selector."""
+    pods = kube.core.list_namespaced_pod(namespace, label_selector=selector).items
     return {
         node_region(kube, p.spec.node_name)
         for p in pods
@@ -150,6 +149,10 @@ def jobset_pods_regions(kube: Kube, namespace: str, jobset_name: str) -> set[str
         and p.status.phase == "Running"
         and not (p.metadata and p.metadata.deletion_timestamp)
     }
+
+
+def jobset_pods_regions(kube: Kube, namespace: str, jobset_name: str) -> set[str | None]:
+    return running_regions(kube, namespace, f"{JOBSET_NAME_LABEL}={jobset_name}")
 
 
 def suspend_writers(entries: list[dict[str, Any]]) -> set[str]:
@@ -368,19 +371,7 @@ def check_of(workload: dict[str, Any] | None, name: str) -> dict[str, Any]:
 
 
 def job_pods_regions(kube: Kube, namespace: str, job: str) -> set[str | None]:
-    pods = kube.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
-    return {
-        node_region(kube, p.spec.node_name)
-        for p in pods
-        if p.spec
-        and p.spec.node_name
-        and p.status
-        and p.status.phase == "Running"
-        and not (p.metadata and p.metadata.deletion_timestamp)
-    }
-
-
-KUEUE_MANAGERS = {"kubectl-create", "kubectl", "kueue", "kueue-controller-manager", "manager"}
+    return running_regions(kube, namespace, f"job-name={job}")
 
 
 def test_a_queued_job_is_admitted_through_wattbits_check_and_moved_by_readmission(
