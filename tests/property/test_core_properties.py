@@ -12,7 +12,8 @@ Properties:
 - with every move dearer than any saving there are zero moves (D2);
 - a signal flip shorter than the stability (tolerance) window causes zero moves (D1);
 - raising a region's price never makes it chosen when it was not (D7);
-- the same input gives the same output whatever the order of regions (D6).
+- the same input gives the same output whatever the order of regions (D6), and whatever the
+  size of the blocks of workloads the moves are costed in (a speed setting only).
 Skipped on purpose: the rule-based state machine over time (D10) lives with the simulator's
 tests; capacity interplay in the monotonicity property (capacity is ample there, because a
 workload that stops moving frees room another may then take).
@@ -24,9 +25,11 @@ import os
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wattbit.core import moves
 from wattbit.core.model import (
     Decision,
     DecisionKind,
@@ -427,3 +430,13 @@ def test_region_order_does_not_matter(world: World) -> None:
     assert run(region_list, link_list, items, policy) == run(
         list(reversed(region_list)), list(reversed(link_list)), items, policy
     )
+
+
+@FAST
+@given(worlds(), st.integers(1, 3))
+def test_costing_moves_in_blocks_changes_no_decision(world: World, block: int) -> None:
+    region_list, link_list, items, policy = world
+    whole = run(region_list, link_list, items, policy)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(moves, "BLOCK_WORKLOADS", block)
+        assert run(region_list, link_list, items, policy) == whole

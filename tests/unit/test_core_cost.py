@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wattbit.core.cost import (
     CostCurve,
@@ -120,6 +122,30 @@ def test_one_unusual_last_day_is_not_extrapolated_alone() -> None:
     weekday, weekend = [20.0] * 24, [5.0] * 24
     curve = CostCurve.from_rates(np.array([weekday + weekend]), period_slots=24)
     assert float(curve.between(0, 48.0, 72.0)) == pytest.approx(24 * 12.5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 30),
+    st.lists(st.floats(0.0, 60.0), min_size=1, max_size=6),
+    st.lists(st.floats(0.0, 400.0), min_size=1, max_size=5),
+    st.integers(0, 1_000),
+)
+def test_windows_are_the_integrals_between_each_start_and_end(
+    regions: int, slots: int, starts: list[float], lengths: list[float], seed: int
+) -> None:
+    rates = np.random.default_rng(seed).uniform(-5.0, 50.0, size=(regions, slots))
+    curve = CostCurve.from_rates(rates, period_slots=min(slots, 24))
+    begin, length = np.array(starts), np.array(lengths)
+    windows = curve.windows(begin, length)
+    assert windows.shape == (len(lengths), regions, len(starts))
+    expected = curve.between(
+        np.arange(regions)[None, :, None],
+        begin[None, None, :],
+        begin[None, None, :] + length[:, None, None],
+    )
+    np.testing.assert_allclose(windows, expected, rtol=1e-12, atol=1e-9)
 
 
 def test_cost_curve_falls_back_to_the_mean_without_a_whole_period() -> None:

@@ -101,5 +101,8 @@ def test_move_tensors_downtime_has_no_lost_work() -> None:
     names = [RegionName("kansai"), RegionName("tokyo")]
     links = build_link_table([link("tokyo", "kansai", latency_ms=0.0)], names, Policy())
     tensors = move_tensors([running(checkpoint_size_gb=BIG_GB)], links, Policy(), NOW)
-    assert tensors.downtime_s[0, 1, 0] == pytest.approx(5_900.0)
-    assert np.all(tensors.delay_s >= tensors.downtime_s)
+    assert tensors.downtime_s(0, 1, 0) == pytest.approx(5_900.0)
+    everywhere = (np.zeros((1, 1, 1), dtype=np.intp), np.arange(2)[:, None], np.arange(2)[None])
+    assert tensors.delay_s(*everywhere).shape == (1, 2, 2)
+    assert np.all(tensors.delay_s(*everywhere) >= tensors.downtime_s(*everywhere))
+    assert tensors.delay_s(0, 1, 0) == pytest.approx(5_900.0 + 1800.0)

@@ -195,6 +195,36 @@ class CostCurve:
         """The integral of the rate over [start, end) in slots."""
         return self.at(region, end) - self.at(region, start)
 
+    def windows(self, starts: FloatArray, lengths: FloatArray) -> FloatArray:
+        """lengths x regions x starts: the integral over [start, start + length) everywhere.
+
+        The same numbers as `between` broadcast over every region, start and length, computed
+        one region at a time: each region's slice stays in the CPU cache, where the broadcast
+        form makes a dozen passes over tensors of workloads x regions x starts (10,000 x 30 x 48
+        is 115 MB each).
+        """
+        tabulated = self.cumulative.shape[1] - 1
+        ends = lengths[:, None] + starts[None, :]
+        clipped = np.clip(ends, 0.0, float(tabulated))
+        knot = np.minimum(clipped.astype(np.intp), tabulated - 1)
+        frac = clipped - knot
+        beyond = np.maximum(ends - tabulated, 0.0)
+        past_table = bool(beyond.any())
+        regions = self.cumulative.shape[0]
+        begin = self.at(np.arange(regions)[:, None], starts[None, :])
+        out = np.empty((len(lengths), regions, len(starts)), dtype=np.float64)
+        for region in range(regions):
+            cumulative = self.cumulative[region]
+            low = cumulative[knot]
+            slice_ = out[:, region, :]
+            np.subtract(cumulative[knot + 1], low, out=slice_)
+            slice_ *= frac
+            slice_ += low
+            slice_ -= begin[region][None, :]
+            if past_table:
+                slice_ += beyond * self.tail_rate[region]
+        return out
+
 
 def checkpoint_write_s(checkpoint_size_gb: float, policy: Policy) -> float:
     """Seconds to write a checkpoint of `checkpoint_size_gb` before sending it."""

@@ -292,7 +292,7 @@ def _room_via(
         return None
 
     # The blocker: eligible, fresh, linked targets where its deadline holds with the delay.
-    delay = tensors.delay_s[blocker, region, :] / slot_s
+    delay = tensors.delay_s(blocker, region, np.arange(tensors.transfer_s.shape[2])) / slot_s
     target_ok = blockers.eligible[blocker] & grid.fresh & ctx.links.usable[region]
     target_ok[region] = False
     target_ok &= end_position + delay <= blockers.latest_end[blocker] + EPS
@@ -389,7 +389,7 @@ def _moving_in_later(
     if source == region or not begin < freed_at < end or not ctx.links.usable[source, region]:
         return None
     tensors = move_tensors([workload], ctx.links, ctx.policy, ctx.now)
-    delay = float(tensors.delay_s[0, source, region]) / ctx.horizon.slot_s
+    delay = float(tensors.delay_s(0, source, region)) / ctx.horizon.slot_s
     if begin + delay > float(options.latest[row]) + EPS:
         return None
     slots = ctx.grid.unit_cost_jpy_per_it_kwh.shape[1]
@@ -430,7 +430,7 @@ def _apply(
     mover_index = blockers.indices[room.blocker]
     region, target, slot = room.region, room.target, room.slot
     end_position = float(blockers.end_position[room.blocker])
-    delay_s = float(blockers.tensors.delay_s[room.blocker, region, target])
+    delay_s = float(blockers.tensors.delay_s(room.blocker, region, target))
     back_from, back_to = slot, int(blockers.end_slot[room.blocker])
     ledger.free_gpus[region, back_from:back_to] += mover.gpus
     ledger.power_headroom_kw[region, back_from:back_to] += mover.busy_kw * float(grid.pue[region])

@@ -45,6 +45,9 @@ from wattbit.core.model import (
     WorkloadSnapshot,
 )
 
+Index = NDArray[np.intp] | int
+"""An index into one axis of the move tensors (arrays broadcast together)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkTable:
@@ -113,20 +116,22 @@ class MoveTensors:
     lost_s: FloatArray
     """Per workload."""
 
-    @property
-    def delay_s(self) -> FloatArray:
-        """How much later each workload finishes after moving a -> b."""
-        return (
-            self.write_s[:, None, None]
-            + self.transfer_s
-            + self.restart_s
-            + self.lost_s[:, None, None]
-        )
+    def delay_s(self, rows: Index, sources: Index, targets: Index) -> FloatArray:
+        """How much later the workloads at `rows` finish after moving `sources` -> `targets`
+        (the three indices broadcast together, as in `transfer_s[rows, sources, targets]`).
 
-    @property
-    def downtime_s(self) -> FloatArray:
-        """How long each workload makes no progress moving a -> b (write, transfer, restart)."""
-        return self.write_s[:, None, None] + self.transfer_s + self.restart_s
+        Indexed rather than whole: callers need a slice, and the whole tensor is workloads x
+        regions x regions.
+        """
+        return self.downtime_s(rows, sources, targets) + self.lost_s[rows]
+
+    def downtime_s(self, rows: Index, sources: Index, targets: Index) -> FloatArray:
+        """How long the workloads at `rows` make no progress moving `sources` -> `targets`
+        (write, transfer, restart; indices broadcast as in `delay_s`)."""
+        return np.asarray(
+            self.write_s[rows] + self.transfer_s[rows, sources, targets] + self.restart_s,
+            dtype=np.float64,
+        )
 
     def take(self, rows: NDArray[np.intp]) -> MoveTensors:
         """The tensors of the workloads at `rows` only."""

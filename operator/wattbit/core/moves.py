@@ -29,7 +29,7 @@ from wattbit.core.model import (
     Reason,
     WorkloadSnapshot,
 )
-from wattbit.core.move_cost import move_tensors, plan_moves
+from wattbit.core.move_cost import MovePlans, move_tensors, plan_moves
 from wattbit.core.rules import MOVE_TARGET_CHECKS, apply_target_checks
 
 
@@ -69,6 +69,44 @@ def end_unit_rates(end_position: FloatArray, ctx: PlanContext) -> FloatArray:
     return np.where((end_position < slots)[:, None], unit[:, last].T, ctx.curve.tail_rate[None, :])
 
 
+BLOCK_WORKLOADS = 64
+"""Workloads whose moves are costed together: the move tensors (workloads x regions x
+regions, and x slots for round trips) of a block stay in the CPU cache, where those of 10,000
+workloads take hundreds of MB to allocate and fill."""
+
+
+def _blocks(rows: NDArray[np.intp]) -> list[NDArray[np.intp]]:
+    return np.array_split(rows, -(-rows.size // BLOCK_WORKLOADS)) if rows.size else []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveDelays:
+    """workloads x targets: what a move out of each workload's current region, and back
+    into it, costs in time."""
+
+    out_s: FloatArray
+    """How much later the run ends after moving current -> target."""
+    back_s: FloatArray
+    """How much later the run ends after moving target -> current."""
+    out_downtime_s: FloatArray
+    """How long the move current -> target keeps the workload from working."""
+
+    @classmethod
+    def of(
+        cls, batch: Sequence[WorkloadSnapshot], current: NDArray[np.intp], ctx: PlanContext
+    ) -> MoveDelays:
+        regions = ctx.grid.adjusted_jpy_per_kwh.shape[0]
+        out_s, back_s, downtime_s = (np.zeros((len(batch), regions)) for _ in range(3))
+        targets = np.arange(regions)[None, :]
+        for block in _blocks(np.arange(len(batch))):
+            tensors = move_tensors([batch[i] for i in block], ctx.links, ctx.policy, ctx.now)
+            rows, here = np.arange(block.size)[:, None], current[block][:, None]
+            out_s[block] = tensors.delay_s(rows, here, targets)
+            back_s[block] = tensors.delay_s(rows, targets, here)
+            downtime_s[block] = tensors.downtime_s(rows, here, targets)
+        return cls(out_s=out_s, back_s=back_s, out_downtime_s=downtime_s)
+
+
 def evaluate_moves(
     workloads: Sequence[WorkloadSnapshot],
     indices: list[int],
@@ -99,8 +137,8 @@ def evaluate_moves(
         1, min(slots, math.ceil(ctx.start + policy.stability_window_s / ctx.horizon.slot_s))
     )
     cheaper = unit[None, :, :window_end] < unit[safe_current, :window_end][:, None, :]
-    tensors = move_tensors(batch, ctx.links, policy, ctx.now)
-    delay_slots = tensors.delay_s[rows, safe_current, :] / ctx.horizon.slot_s
+    delays = MoveDelays.of(batch, safe_current, ctx)
+    delay_slots = delays.out_s / ctx.horizon.slot_s
     deadline_position = np.array(
         [ctx.horizon.position(w.deadline) if w.deadline else np.inf for w in batch]
     )
@@ -125,50 +163,32 @@ def evaluate_moves(
     # but not eligibility, freshness or links.
     survivors = apply_target_checks(checks[:before_gain], masks, other, failed)
 
-    move_now = np.full((count, regions), np.inf)
-    plan_cost = np.full((count, regions), np.inf)
-    gain_margin = np.full((count, regions), -np.inf)
-    required = np.zeros((count, regions))
-    leave = np.full((count, regions), slots, dtype=np.intp)
     planned = np.flatnonzero(survivors.any(axis=1))
-    if planned.size:
-        # A round trip needs two moves of budget, a link back, and both delays before the
-        # deadline; drains never return.
-        two_moves = np.array([w.move_count + 2 <= policy.max_moves for w in batch])
-        both_delays = (
-            tensors.delay_s[rows, safe_current, :]
-            + tensors.delay_s[rows[:, None], np.arange(regions)[None, :], safe_current[:, None]]
-        )
-        return_ok = (
-            end_position[:, None] + both_delays / ctx.horizon.slot_s + margin[:, None]
-            <= deadline_position[:, None] + EPS
-        )
-        plans = plan_moves(
-            tensors=tensors.take(planned),
-            grid=grid,
-            curve=ctx.curve,
-            current=safe_current[planned],
-            start_position=ctx.start,
-            end_position=end_position[planned],
-            it_kwh_per_slot=it_kwh[planned],
-            end_unit=end_unit[planned],
-            may_return=((two_moves & ~drain)[:, None] & return_ok)[planned],
-            # Back only once the move out has ended and the cooldown after it has passed.
-            earliest_return=(
-                ctx.start
-                + (tensors.downtime_s[rows, safe_current, :] + policy.cooldown_s)
-                / ctx.horizon.slot_s
-            )[planned],
-            stay_cost_jpy=stay_cost[planned],
-            saving_share=policy.min_saving_fraction + policy.forecast_uncertainty_fraction,
-            saving_min_jpy=policy.min_saving_jpy,
-        )
-        gain_margin[planned] = plans.margin_jpy
-        required[planned] = plans.required_jpy
-        move_now[planned] = plans.move_now_jpy
-        plan_cost[planned] = plans.cost_jpy
-        ends = np.array([ctx.end_slot(float(end_position[i])) for i in planned])
-        leave[planned] = np.minimum(plans.return_slot, ends[:, None])
+    # A round trip needs two moves of budget, a link back, and both delays before the
+    # deadline; drains never return.
+    two_moves = np.array([w.move_count + 2 <= policy.max_moves for w in batch])
+    return_ok = (
+        end_position[:, None]
+        + (delays.out_s + delays.back_s) / ctx.horizon.slot_s
+        + margin[:, None]
+        <= deadline_position[:, None] + EPS
+    )
+    plans = _plan_in_blocks(
+        batch,
+        planned,
+        current=safe_current,
+        end_position=end_position,
+        it_kwh=it_kwh,
+        end_unit=end_unit,
+        may_return=(two_moves & ~drain)[:, None] & return_ok,
+        # Back only once the move out has ended and the cooldown after it has passed.
+        earliest_return=(
+            ctx.start + (delays.out_downtime_s + policy.cooldown_s) / ctx.horizon.slot_s
+        ),
+        stay_cost=stay_cost,
+        ctx=ctx,
+    )
+    gain_margin = plans.margin_jpy
     masks["gain_ok"] = (gain_margin >= -EPS) | drain[:, None]
     candidates = survivors.copy()
     survivors = apply_target_checks(
@@ -179,16 +199,67 @@ def evaluate_moves(
         drain=drain,
         current=current,
         stay_cost_jpy=stay_cost,
-        move_now_jpy=move_now,
-        plan_cost_jpy=plan_cost,
+        move_now_jpy=plans.move_now_jpy,
+        plan_cost_jpy=plans.cost_jpy,
         survivors=survivors,
         candidates=candidates,
         failed=failed,
         checks=tuple(check.mask for check in checks),
-        required_jpy=required,
+        required_jpy=plans.required_jpy,
         end_unit=end_unit,
-        leave_slot=leave,
+        leave_slot=plans.return_slot,
     )
+
+
+def _plan_in_blocks(
+    batch: Sequence[WorkloadSnapshot],
+    planned: NDArray[np.intp],
+    *,
+    current: NDArray[np.intp],
+    end_position: FloatArray,
+    it_kwh: FloatArray,
+    end_unit: FloatArray,
+    may_return: NDArray[np.bool_],
+    earliest_return: FloatArray,
+    stay_cost: FloatArray,
+    ctx: PlanContext,
+) -> MovePlans:
+    """`plan_moves` for the `planned` rows of `batch`, one block of workloads at a time (a
+    round trip is costed at every return slot: a block's workloads x regions x slots tensors
+    stay in the CPU cache). Other rows get no plan; `return_slot` is when each plan leaves
+    its target (the end of its reservation there)."""
+    count, (regions, slots) = len(batch), ctx.grid.adjusted_jpy_per_kwh.shape
+    out = MovePlans(
+        cost_jpy=np.full((count, regions), np.inf),
+        margin_jpy=np.full((count, regions), -np.inf),
+        required_jpy=np.zeros((count, regions)),
+        move_now_jpy=np.full((count, regions), np.inf),
+        return_slot=np.full((count, regions), slots, dtype=np.intp),
+    )
+    policy = ctx.policy
+    for block in _blocks(planned):
+        plans = plan_moves(
+            tensors=move_tensors([batch[i] for i in block], ctx.links, policy, ctx.now),
+            grid=ctx.grid,
+            curve=ctx.curve,
+            current=current[block],
+            start_position=ctx.start,
+            end_position=end_position[block],
+            it_kwh_per_slot=it_kwh[block],
+            end_unit=end_unit[block],
+            may_return=may_return[block],
+            earliest_return=earliest_return[block],
+            stay_cost_jpy=stay_cost[block],
+            saving_share=policy.min_saving_fraction + policy.forecast_uncertainty_fraction,
+            saving_min_jpy=policy.min_saving_jpy,
+        )
+        out.margin_jpy[block] = plans.margin_jpy
+        out.required_jpy[block] = plans.required_jpy
+        out.move_now_jpy[block] = plans.move_now_jpy
+        out.cost_jpy[block] = plans.cost_jpy
+        ends = np.array([ctx.end_slot(float(end_position[i])) for i in block])
+        out.return_slot[block] = np.minimum(plans.return_slot, ends[:, None])
+    return out
 
 
 def assign_moves(

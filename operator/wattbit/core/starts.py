@@ -216,11 +216,8 @@ def cost_starts(
         start_ok[:, 1:] = False
     region_ok = eligible & grid.fresh[None, :]
     region_index = np.arange(regions)
-    begin = ctx.curve.at(region_index[:, None], positions[None, :])
-    finish = ctx.curve.at(
-        region_index[None, :, None], positions[None, None, :] + runtime[:, None, None]
-    )
-    cost = (finish - begin[None, :, :]) * it_kwh[:, None, None]
+    cost = ctx.curve.windows(positions, runtime)
+    cost *= it_kwh[:, None, None]
     end_slots = np.minimum(
         slots, np.maximum(1, np.ceil(positions[None, :] + runtime[:, None] - EPS))
     ).astype(np.intp)
@@ -232,13 +229,11 @@ def cost_starts(
     required = np.maximum(policy.min_saving_jpy, share * np.abs(now_cost.min(axis=1)))
     charge = waiting_charge(required, positions - ctx.start, ctx)
     cost[:, :, 1:] += charge[:, None, 1:]
-    cost[~(region_ok[:, :, None] & start_ok[:, None, :])] = np.inf
+    # In place: a boolean mask as large as `cost` would cost more than the arithmetic.
+    cost[~region_ok] = np.inf
+    cost += np.where(start_ok, 0.0, np.inf)[:, None, :]
     flat = cost.reshape(len(batch), regions * slots)
-    keep = min(policy.options_per_workload, regions * slots)
-    top = np.argpartition(flat, keep - 1, axis=1)[:, :keep]
-    ranked = np.take_along_axis(
-        top, np.argsort(np.take_along_axis(flat, top, axis=1), axis=1, kind="stable"), axis=1
-    )
+    ranked = _cheapest(flat, min(policy.options_per_workload, regions * slots))
     # Each region's cheapest start and its start now as well: the exact assignment then
     # always has somewhere else to put a workload.
     region_best = np.argmin(cost, axis=2) + region_index[None, :] * slots
@@ -257,6 +252,23 @@ def cost_starts(
         end_slots=end_slots,
         pue=grid.pue.tolist(),
     )
+
+
+def _cheapest(cost: FloatArray, keep: int) -> NDArray[np.intp]:
+    """rows x `keep`: each row's `keep` cheapest columns, cheapest first (stable on ties).
+
+    In blocks of rows: `argpartition` builds an index array as large as its input.
+    """
+    ranked = np.empty((cost.shape[0], keep), dtype=np.intp)
+    for first in range(0, cost.shape[0], _RANK_BLOCK_ROWS):
+        block = cost[first : first + _RANK_BLOCK_ROWS]
+        top = np.argpartition(block, keep - 1, axis=1)[:, :keep]
+        order = np.argsort(np.take_along_axis(block, top, axis=1), axis=1, kind="stable")
+        ranked[first : first + _RANK_BLOCK_ROWS] = np.take_along_axis(top, order, axis=1)
+    return ranked
+
+
+_RANK_BLOCK_ROWS = 512
 
 
 def waiting_charge(required: FloatArray, delay_slots: FloatArray, ctx: PlanContext) -> FloatArray:
