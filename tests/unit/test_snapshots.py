@@ -45,6 +45,7 @@ from wattbit.api.v1alpha1.region import RegionSpec, RegionStatus
 from wattbit.api.v1alpha1.workloadplacement import MigrationStatus, WorkloadPlacementStatus
 from wattbit.core.migration import MovePhase
 from wattbit.core.model import Policy, Reason, RegionName, RegionSnapshot, WorkloadState
+from wattbit.core.overrun import MIN_RUNS
 from wattbit.core.signals import ForecastPoint, SignalReading
 from wattbit.k8s import names
 from wattbit.k8s.capacity import NodeGpus, PodGpus, pod_gpus
@@ -153,6 +154,13 @@ class JobBuilder:
 
     def finished(self, condition: str = "Complete", status: str = "True") -> Self:
         self._status["conditions"] = [{"type": condition, "status": status}]
+        return self
+
+    def ran(self, hours: float) -> Self:
+        """Succeeded after `hours` of wall time."""
+        self.finished()
+        self._status["startTime"] = stamp(NOW - timedelta(hours=hours))
+        self._status["completionTime"] = stamp(NOW)
         return self
 
     def pod_counts(self, *, active: int = 0, terminating: int = 0) -> Self:
@@ -1341,3 +1349,28 @@ def test_workloads_in_excluded_namespaces_are_never_managed() -> None:
     view = make_cluster().region("kyushu").workload(obj).build()
     settings = SnapshotSettings(excluded_namespaces=frozenset({NS}))
     assert plan_input(view, settings).managed == ()
+
+
+def test_finished_unmoved_runs_size_the_deadline_margin() -> None:
+    cluster = make_cluster().region("kyushu").region("tokyo")
+    waiting = make_job("waiting").obj()
+    cluster.workload(waiting)
+
+    def add_runs(prefix: str, count: int, *, ran_h: float, moves: int = 0) -> None:
+        for index in range(count):
+            job = make_job(f"{prefix}-{index}").hours(2.0).ran(ran_h).obj()
+            cluster.workload(job).record(job, WorkloadPlacementStatus(moves=moves))
+
+    def overrun() -> float | None:
+        snapshot = managed(cluster.build(), waiting).snapshot
+        assert snapshot is not None
+        return snapshot.runtime_overrun_fraction
+
+    add_runs("early", MIN_RUNS - 1, ran_h=1.5)
+    assert overrun() is None  # too few runs: the policy's constant share applies
+    add_runs("moved", 5, ran_h=9.0, moves=1)  # a move restarts the start time: not counted
+    assert overrun() is None
+    add_runs("on-time", 1, ran_h=2.0)
+    assert overrun() == 0.0  # all ended early or on time
+    add_runs("late", MIN_RUNS, ran_h=3.0)
+    assert overrun() == pytest.approx(0.5)

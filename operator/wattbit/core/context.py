@@ -61,10 +61,13 @@ class PlanContext:
         return workload.remaining_runtime_s / self.horizon.slot_s
 
     def margin_slots(self, workload: WorkloadSnapshot) -> float:
+        """Slack kept before the deadline: the policy's fixed margin, plus a share of the
+        remaining runtime sized from how far runs have overrun their estimates (the policy's
+        constant share while that is unknown)."""
         policy = self.policy
-        margin_s = policy.safety_margin_s + policy.safety_margin_fraction * max(
-            workload.remaining_runtime_s, 0.0
-        )
+        overrun = workload.runtime_overrun_fraction
+        share = policy.safety_margin_fraction if overrun is None else max(overrun, 0.0)
+        margin_s = policy.safety_margin_s + share * max(workload.remaining_runtime_s, 0.0)
         return margin_s / self.horizon.slot_s
 
     def latest_start(self, workload: WorkloadSnapshot) -> float:

@@ -275,6 +275,10 @@ class WorkloadSnapshot:
     """The region the last move left."""
     move_count: int = 0
     """Moves so far in the workload's life (the policy's move budget)."""
+    runtime_overrun_fraction: float | None = None
+    """How far runs like this one have overrun their expected duration, as a share of it
+    (`wattbit.core.overrun.overrun_fraction` of finished runs); the deadline margin is sized
+    from it. None: too little history, and the policy's `safety_margin_fraction` applies."""
 
     @property
     def busy_kw(self) -> float:
@@ -319,6 +323,8 @@ class Policy:
     safety_margin_s: float = 1800.0
     """Slack kept before a deadline, on top of `safety_margin_fraction` of the runtime."""
     safety_margin_fraction: float = 0.05
+    """Share of the remaining runtime kept before a deadline while the runtime estimates'
+    error is unknown (`WorkloadSnapshot.runtime_overrun_fraction` replaces it once known)."""
     max_wait_s: float = 6 * SECONDS_PER_HOUR
     """Longest wait for a greener window of a workload without a deadline."""
     max_stale_hold_s: float = 6 * SECONDS_PER_HOUR

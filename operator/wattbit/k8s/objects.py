@@ -100,6 +100,9 @@ class WorkloadObject:
     spec: Mapping[str, Any] = field(default_factory=dict)
     """The object's spec as read, for adapters that must rewrite a list in it whole (a
     JobSet's replicatedJobs, a TrainJob's runtimePatches)."""
+    ran_s: float | None = None
+    """For a Job that succeeded: wall time from its start to its completion (the Job's
+    `status.startTime` and `status.completionTime`)."""
     estimated_remaining_s: float | None = None
     """The workload's own estimate of its remaining run time (a TrainJob's
     `status.trainerStatus.estimatedRemainingSeconds`), when it publishes one."""
@@ -225,6 +228,7 @@ def job_object(body: Mapping[str, Any]) -> WorkloadObject:
         suspended=bool(spec.get("suspend")),
         started=status.get("startTime") is not None,
         finished=_job_finished(status),
+        ran_s=_ran_s(status),
         active_pods=int(status.get("active") or 0),
         terminating_pods=int(status.get("terminating") or 0),
         controller_kind=_controller_kind(metadata),
@@ -233,6 +237,14 @@ def job_object(body: Mapping[str, Any]) -> WorkloadObject:
         placed_region=_job_region(annotations, template_annotations, metadata),
         resource_version=str(metadata.get("resourceVersion") or ""),
     )
+
+
+def _ran_s(status: Mapping[str, Any]) -> float | None:
+    started = parse_time(status.get("startTime"))
+    completed = parse_time(status.get("completionTime"))
+    if started is None or completed is None or completed < started:
+        return None
+    return (completed - started).total_seconds()
 
 
 def _job_region(

@@ -41,6 +41,7 @@ from wattbit.core.model import (
     WorkloadSnapshot,
     WorkloadState,
 )
+from wattbit.core.overrun import FinishedRun, overrun_fraction
 from wattbit.core.signals import ForecastPoint, SignalReading
 from wattbit.errors import InvalidWorkloadError
 from wattbit.k8s import names, records
@@ -1064,6 +1065,42 @@ class SnapshotSettings:
     """The reconcile loop's (`HintsCache`); None: hints are read afresh."""
 
 
+def finished_runs(managed: Iterable[Managed], settings: SnapshotSettings) -> list[FinishedRun]:
+    """The Jobs wattbit managed that succeeded without a move, with an expected duration of
+    their own (a default says nothing about how good estimates are): their run time against
+    it. A moved Job's start time restarts with the move, so its wall time says nothing."""
+    runs = []
+    for item in managed:
+        obj, record = item.obj, item.record
+        if item.stage is not Stage.FINISHED or obj.ran_s is None or record is None:
+            continue
+        if record.moves or names.ANNOTATION_EXPECTED_DURATION not in obj.annotations:
+            continue
+        hints, errors = _hints(
+            obj,
+            settings.default_gpu_power_watts,
+            settings.default_expected_duration_s,
+            settings.hints_cache,
+        )
+        if hints is not None and not errors:
+            runs.append(FinishedRun(expected_s=hints.expected_duration_s, actual_s=obj.ran_s))
+    return runs
+
+
+def with_overrun(managed: tuple[Managed, ...], settings: SnapshotSettings) -> tuple[Managed, ...]:
+    """Every snapshot carries how far finished runs overran (`core.overrun`), which sizes
+    the deadline margin; unchanged while there are too few."""
+    overrun = overrun_fraction(finished_runs(managed, settings))
+    if overrun is None:
+        return managed
+    return tuple(
+        item
+        if item.snapshot is None
+        else replace(item, snapshot=replace(item.snapshot, runtime_overrun_fraction=overrun))
+        for item in managed
+    )
+
+
 def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
     """Classify every workload and build the core's inputs, grouped by policy."""
     records_by_key = {(r.namespace, r.name): r for r in view.records.values()}
@@ -1086,6 +1123,7 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
     )
     free_per_node = free_gpus_per_node(view, selectors)
     managed = tuple(fit_to_nodes(item, view, selectors, free_per_node) for item in managed)
+    managed = with_overrun(managed, settings)
     links, link_names = link_snapshots(view.links, view.regions)
     groups: dict[Policy, list[Managed]] = defaultdict(list)
     for item in managed:

@@ -110,6 +110,8 @@ class View:
     trace: SignalTrace
     pending: tuple[JobRun, ...]
     running: tuple[JobRun, ...]
+    finished: tuple[JobRun, ...] = ()
+    """Jobs done by this hour (how long runs really took, as a cluster's history shows)."""
     capacity_gpus: FloatArray
     power_cap_kw: FloatArray
     pue: FloatArray
@@ -268,6 +270,7 @@ class Engine:
                 trace=trace,
                 pending=tuple(j for j in jobs if j.status is JobStatus.PENDING),
                 running=tuple(j for j in jobs if j.status is JobStatus.RUNNING),
+                finished=tuple(j for j in jobs if j.status is JobStatus.DONE),
                 capacity_gpus=self.capacity_gpus,
                 power_cap_kw=self.power_cap_kw,
                 pue=self.pue,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -41,6 +41,7 @@ from wattbit.core.model import (
 )
 from wattbit.core.move_cost import build_link_table
 from wattbit.core.optimum import OptimumInstance, OptimumJob, OptimumResult, solve_optimum
+from wattbit.core.overrun import FinishedRun, overrun_fraction
 from wattbit.core.planner import decide
 from wattbit.sim.engine import Action, JobRun, Move, Start, View, move_overhead
 from wattbit.sim.scenario import JobSpec, Scenario
@@ -232,6 +233,19 @@ def workload_snapshot(
     )
 
 
+def finished_runs(jobs: Sequence[JobRun]) -> list[FinishedRun]:
+    """The finished jobs that never moved, as the operator counts them: wall time from start
+    to finish against the declared runtime."""
+    return [
+        FinishedRun(
+            expected_s=job.spec.runtime_h * SECONDS_PER_HOUR,
+            actual_s=(job.finished_h - job.started_h) * SECONDS_PER_HOUR,
+        )
+        for job in jobs
+        if job.moves == 0 and job.started_h is not None and job.finished_h is not None
+    ]
+
+
 @dataclass(slots=True)
 class Wattbit:
     """The decision core, called once per hour for every pending and running job."""
@@ -266,6 +280,8 @@ class Wattbit:
         ]
         workloads = [workload_snapshot(scenario, j, now, running=False) for j in view.pending]
         workloads += [workload_snapshot(scenario, j, now, running=True) for j in view.running]
+        overrun = overrun_fraction(finished_runs(view.finished))
+        workloads = [replace(w, runtime_overrun_fraction=overrun) for w in workloads]
         if not workloads:
             return []
         decisions = decide(
