@@ -112,6 +112,20 @@ workloads_managed = Gauge(
     namespace=NAMESPACE,
 )
 
+finished_runs_observed = Gauge(
+    "finished_runs_observed",
+    "Jobs wattbit managed that finished unmoved with an expected duration, at the last pass: "
+    "the runs the deadline margin learns from.",
+    namespace=NAMESPACE,
+)
+
+runtime_overrun_ratio = Gauge(
+    "runtime_overrun_ratio",
+    "How far nine in ten of those runs overran their expected duration, as a share of it (0 "
+    "when they kept to it); it sizes the deadline margin. NaN until 10 runs have finished.",
+    namespace=NAMESPACE,
+)
+
 api_requests_total = Counter(
     "api_requests_total",
     "Requests the operator's own API client sent to the API server, by HTTP method (kopf's "

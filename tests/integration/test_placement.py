@@ -354,3 +354,30 @@ def test_metrics_report_regions_and_decisions(
     assert held is not None
     assert float(held.group(1)) >= 1
     assert 'wattbit_webhook_duration_seconds_count{kind="Job"}' in text
+
+
+def test_finished_runs_size_the_deadline_margin(
+    kube: Kube, regions: list[str], operator: Operator, namespace: str
+) -> None:
+    # Ten Jobs expecting 2 h that finish in seconds: their runs are what the margin learns.
+    for index in range(10):
+        kube.create(training_job(f"quick-{index}", gpus=1), namespace=namespace)
+
+    def completed() -> int:
+        jobs = kube.batch.list_namespaced_job(namespace).items
+        conditions = [(job.status.conditions if job.status else None) or [] for job in jobs]
+        return len([c for c in conditions if any(x.type == "Complete" for x in c)])
+
+    wait_until(lambda: completed() == 10, timeout=120, message="ten Jobs to complete")
+
+    def learned() -> tuple[float, float] | None:
+        text = requests.get(operator.metrics_url, timeout=5).text
+        runs = re.search(r"^wattbit_finished_runs_observed (\S+)$", text, re.M)
+        ratio = re.search(r"^wattbit_runtime_overrun_ratio (\S+)$", text, re.M)
+        if runs is None or ratio is None or float(runs.group(1)) < 10:
+            return None
+        return float(runs.group(1)), float(ratio.group(1))
+
+    runs, ratio = wait_until(learned, timeout=60, message="the overrun learned from ten runs")
+    assert runs >= 10
+    assert ratio == 0.0  # every run ended long before its estimate: no share is added

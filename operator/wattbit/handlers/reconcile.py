@@ -297,6 +297,10 @@ def reconcile(
         metrics.workloads_managed.labels(stage=stage.value).set(
             sum(1 for m in plan.managed if m.stage is stage)
         )
+    metrics.finished_runs_observed.set(plan.finished_runs)
+    metrics.runtime_overrun_ratio.set(
+        math.nan if plan.runtime_overrun is None else plan.runtime_overrun
+    )
     shared: list[Managed] = []
     own: list[Managed] = []
     for managed in acting:

@@ -326,6 +326,10 @@ class PlanInput:
     region_selectors: Mapping[str, Mapping[str, str]]
     nodes_by_region: Mapping[str, frozenset[str]]
     """Region -> names of its nodes (where a moved workload's pods must land)."""
+    finished_runs: int = 0
+    """Finished runs the deadline margin learns from (`finished_runs`)."""
+    runtime_overrun: float | None = None
+    """How far they overran (`core.overrun`); None while too few."""
 
 
 # ---------------------------------------------------------------- policies
@@ -1087,10 +1091,9 @@ def finished_runs(managed: Iterable[Managed], settings: SnapshotSettings) -> lis
     return runs
 
 
-def with_overrun(managed: tuple[Managed, ...], settings: SnapshotSettings) -> tuple[Managed, ...]:
+def with_overrun(managed: tuple[Managed, ...], overrun: float | None) -> tuple[Managed, ...]:
     """Every snapshot carries how far finished runs overran (`core.overrun`), which sizes
     the deadline margin; unchanged while there are too few."""
-    overrun = overrun_fraction(finished_runs(managed, settings))
     if overrun is None:
         return managed
     return tuple(
@@ -1123,7 +1126,9 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
     )
     free_per_node = free_gpus_per_node(view, selectors)
     managed = tuple(fit_to_nodes(item, view, selectors, free_per_node) for item in managed)
-    managed = with_overrun(managed, settings)
+    runs = finished_runs(managed, settings)
+    overrun = overrun_fraction(runs)
+    managed = with_overrun(managed, overrun)
     links, link_names = link_snapshots(view.links, view.regions)
     groups: dict[Policy, list[Managed]] = defaultdict(list)
     for item in managed:
@@ -1141,4 +1146,6 @@ def plan_input(view: ClusterView, settings: SnapshotSettings) -> PlanInput:
             name: frozenset(n.name for n in view.nodes if selects(selector, n.labels))
             for name, selector in selectors.items()
         },
+        finished_runs=len(runs),
+        runtime_overrun=overrun,
     )
