@@ -203,3 +203,19 @@ def test_a_finished_receipt_is_never_booked_again() -> None:
     assert last.finished
     assert [i.duration_s for i in last.closed] == [1800.0]
     assert booked(managed(done, last.status, Stage.FINISHED), T0 + timedelta(hours=3)) is None
+
+
+def test_the_ledger_cache_keeps_one_copy_of_a_receipt() -> None:
+    record = WorkloadPlacementStatus(candidates=candidates("tokyo"))
+    running = job(released_at=T0 + timedelta(minutes=5), placed_region="kyushu", active_pods=1)
+    first = booked(managed(running, record, Stage.RUNNING), T0 + timedelta(minutes=6))
+    assert first is not None
+    written = first.status.receipt
+    assert written is not None
+    cache = LedgerCache()
+    ledger = cache.ledger(("ns", "job-train"), written)
+    # The watch brings back an equal copy; the cache must hold that one, not the written one.
+    read_back = written.model_copy(deep=True)
+    assert cache.ledger(("ns", "job-train"), read_back) is ledger
+    ((held, _),) = cache._by_record.values()
+    assert held is read_back

@@ -26,7 +26,7 @@ from typing import Any
 
 import kopf
 
-from wattbit import metrics
+from wattbit import heap, metrics
 from wattbit.api.v1alpha1.placementpolicy import PlacementPolicySpec
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.indexes import ALL
@@ -198,6 +198,9 @@ async def _one_pass(
         return None
     finally:
         metrics.reconcile_seconds.observe(time.perf_counter() - started)
+        if full:
+            # A full pass's garbage would otherwise keep the RSS at its peak (`wattbit.heap`).
+            await asyncio.to_thread(heap.trim)
 
 
 def _values(index: Any, key: Any = ALL) -> list[Any]:

@@ -53,6 +53,9 @@ class LedgerCache:
     def ledger(self, key: tuple[str, str], stored: ReceiptStatus) -> Ledger:
         hit = self._by_record.get(key)
         if hit is not None and (hit[0] is stored or hit[0] == stored):
+            # Keep the index's copy, an equal one read back from the watch: holding the one
+            # this process wrote kept two copies of every receipt alive (~8 KB each).
+            self._by_record[key] = (stored, hit[1])
             return hit[1]
         ledger = stored.to_ledger()
         self._by_record[key] = (stored, ledger)
