@@ -28,7 +28,14 @@ reconcile period and debounce), then measures, for issue 9:
   T0 -> last resulting action applied, the later of the last two. The wave ends when no move
   is in flight and two more passes started no move or release;
 - operator RSS (VmRSS): at the end of the idle window, peak sampled during the wave, and the
-  process's lifetime peak (VmHWM);
+  process's lifetime peak (VmHWM), each with the pods the cluster holds (the operator watches
+  every pod);
+- with `--soak-minutes M` (default 0: none): after the wave, M minutes with nothing changing,
+  VmRSS sampled every 10 s: at the start and end, the maximum and the least-squares slope
+  (MiB per minute); the operator's API requests per second over the soak
+  (`wattbit_api_requests_total`) next to its client's limits (it sets none: no QPS or burst
+  in the Python kubernetes client nor in kopf, only a connection pool and thread counts);
+  passes and record rewrites in the soak (should be passes only);
 - with `--profile`: one pass rerun in this process under cProfile on what the cluster holds
   after the idle window (the operator's own index functions over LISTs, API calls mocked).
 
@@ -40,9 +47,12 @@ and the full pass after a curtailment makes kyushu the cheapest region (signal c
 last decision applied, with API calls taking no time), with the API calls each would make.
 
 Clean-up (namespace, operator, cluster) runs even on failure or SIGTERM; `--keep-cluster`
-keeps the cluster up. Takes about 6-8 minutes on 2 cores with the defaults.
+keeps the cluster up. Takes about 6-8 minutes on 2 cores with the defaults (plus the soak).
+10,000 Jobs need more room than the defaults (16 nodes x 64 GPUs a region, 110 pods a node):
+e.g. `--nodes-per-region 64 --gpus-per-node 140` (hokkaido and tokyo hold 1.5 GPUs x 10k).
 
     .venv/bin/python bench/bench_operator.py [--workloads 1000] [--profile] [--keep-cluster]
+    .venv/bin/python bench/bench_operator.py --workloads 1000 --soak-minutes 10
     .venv/bin/python bench/bench_operator.py --synthetic 10000
 """
 
@@ -502,6 +512,20 @@ def items(response: Any) -> list[dict[str, Any]]:
     return found
 
 
+def cluster_pods(cluster: Cluster) -> int:
+    """Pods the cluster holds, every namespace (the operator watches them all)."""
+    core = client.CoreV1Api(cluster.api)
+    try:
+        response: Any = core.list_pod_for_all_namespaces(limit=1, _preload_content=False)
+        first = json.loads(response.data)
+        remaining = first["metadata"].get("remainingItemCount")
+        if remaining is not None:
+            return len(first["items"]) + int(remaining)
+        return len(items(core.list_pod_for_all_namespaces(_preload_content=False)))
+    except ApiException:
+        return -1
+
+
 # ---------------------------------------------------------------- figures
 
 
@@ -565,6 +589,11 @@ def split(methods: dict[str, int]) -> tuple[int, int]:
 
 def mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
+
+
+def with_pods(cluster: Cluster, note: str = "") -> str:
+    """A note for an RSS figure: how many pods the operator watches at that moment."""
+    return f"{cluster_pods(cluster)} pods watched" + (f"; {note}" if note else "")
 
 
 # ---------------------------------------------------------------- the phases
@@ -654,7 +683,8 @@ def place(bench: Bench, count: int) -> None:
         decided = sum(1 for o in objects.values() if (o.get("status") or {}).get("decision"))
         return decided >= count
 
-    poll(all_decided, timeout=600, what="every Job to have a decision", every=0.5)
+    # 600 s, 900 s and 300 s (settle) at 1,000 Jobs; more for more (10k: releases at ~25/s).
+    poll(all_decided, timeout=max(600, 0.1 * count), what="every Job to have a decision")
     objects, seen = records.snapshot()
     decided_at: dict[str, float] = {}
     for s in seen:
@@ -678,9 +708,9 @@ def place(bench: Bench, count: int) -> None:
 
     states = poll(
         started,
-        timeout=900,
+        timeout=max(900, 0.15 * count),
         what="the released Jobs' pods to run (or be unschedulable)",
-        every=2.0,
+        every=max(2.0, count / 2000),  # a LIST of every pod: 5 s at 10,000
     )
     bench.add(
         "place all: first create -> released pods Running",
@@ -715,7 +745,12 @@ def settle(bench: Bench, count: int) -> None:
             return None
         return now if sum(pod_states(bench.cluster, bench.namespace)) >= running else None
 
-    seen = poll(settled, timeout=300, what="every workload running or pending", every=2.0)
+    seen = poll(
+        settled,
+        timeout=max(300, 0.05 * count),
+        what="every workload running or pending",
+        every=2.0,
+    )
     start = seen.get("wattbit_reconcile_duration_seconds_count{}", 0.0)
     poll(
         lambda: (
@@ -773,7 +808,11 @@ def idle(bench: Bench, seconds: float) -> None:
         "kopf timer report-power-signal",
     )
     rss, _ = operator.rss_kib()
-    bench.add("operator RSS at idle", mib(rss), f"{len(versions_after)} records watched")
+    bench.add(
+        "operator RSS at idle",
+        mib(rss),
+        with_pods(bench.cluster, f"{len(versions_after)} records watched"),
+    )
 
 
 @dataclass
@@ -945,8 +984,102 @@ def report_wave(bench: Bench, result: Wave) -> None:
         f"mean decide {mean_decide(after, result.before):.3f} s; requests "
         + describe(requests_by_method(after, result.before)),
     )
-    bench.add("operator RSS peak during the wave", mib(result.peak_rss_kib), "VmRSS every 0.5 s")
-    bench.add("operator RSS lifetime peak", mib(operator.rss_kib()[1]), "VmHWM")
+    bench.add(
+        "operator RSS peak during the wave",
+        mib(result.peak_rss_kib),
+        with_pods(bench.cluster, "at the wave's end; VmRSS every 0.5 s"),
+    )
+    bench.add(
+        "operator RSS lifetime peak", mib(operator.rss_kib()[1]), with_pods(bench.cluster, "VmHWM")
+    )
+
+
+# ---------------------------------------------------------------- soak
+
+
+def client_limits() -> str:
+    """What limits the operator's request rate on the client side (read from its code)."""
+    from wattbit.handlers.reconcile import ACT_THREADS  # noqa: PLC0415 - only with a soak
+
+    pool = client.Configuration().connection_pool_maxsize
+    return (
+        "no client-side rate limit: the operator's kubernetes client (wattbit.k8s.client) sets "
+        "no QPS or burst (the Python client has none) and kopf has none; only concurrency: "
+        f"{pool} pooled connections (client default), {ACT_THREADS} action threads a pass "
+        "(ACT_THREADS), kopf max_workers 8 (handlers/startup.py)"
+    )
+
+
+def soak(bench: Bench, minutes: float) -> None:
+    """`minutes` with nothing changing: the operator's VmRSS every 10 s, its slope, and its
+    API request rate."""
+    operator, cluster = bench.operator, bench.cluster
+    period = 10.0
+    pods_start = cluster_pods(cluster)
+    before, start = operator.metrics(), time.time()
+    versions_before = {
+        n: o["metadata"]["resourceVersion"]
+        for n, o in bench.watchers["records"].snapshot()[0].items()
+    }
+    samples: list[tuple[float, int]] = []
+    stopped: BaseException | None = None
+    try:
+        while True:
+            if operator.process.poll() is not None:
+                raise RuntimeError(f"the operator exited in the soak; see {operator.log_path}")
+            now = time.time()
+            samples.append((now - start, operator.rss_kib()[0]))
+            if len(samples) % 6 == 1:
+                log(f"soak: {(now - start) / 60:.1f} min, VmRSS {mib(samples[-1][1])}")
+            if now - start >= minutes * 60.0:
+                break
+            time.sleep(max(0.0, min(start + len(samples) * period, start + minutes * 60.0) - now))
+    except (SystemExit, KeyboardInterrupt) as stop:  # SIGTERM: report the samples so far
+        stopped = stop
+        log(f"soak interrupted after {(time.time() - start) / 60:.1f} min: figures so far")
+    if len(samples) < 2:  # a slope needs two points
+        if stopped:
+            raise stopped
+        return
+    after, end = operator.metrics(), time.time()
+    pods_end = cluster_pods(cluster)
+    seconds = end - start
+    rss_mb = [kib / 1024 for _, kib in samples]
+    slope, _ = statistics.linear_regression([t / 60.0 for t, _ in samples], rss_mb)
+    pods = f"{pods_start} pods watched" + ("" if pods_end == pods_start else f" -> {pods_end}")
+    bench.add(
+        "soak: operator RSS start, end",
+        f"{rss_mb[0]:.0f}, {rss_mb[-1]:.0f} MiB",
+        f"{pods}; {len(samples)} samples over {seconds / 60:.1f} min, every {period:.0f} s",
+    )
+    bench.add("soak: operator RSS max", f"{max(rss_mb):.0f} MiB", pods)
+    bench.add(
+        "soak: operator RSS slope",
+        f"{slope:+.3f} MiB/min",
+        f"least squares over the samples; {slope * 60:+.1f} MiB/hour",
+    )
+    methods = requests_by_method(after, before)
+    reads, writes = split(methods)
+    bench.add(
+        "soak: operator API requests per second",
+        f"{(reads + writes) / seconds:.2f}",
+        f"reads {reads / seconds:.2f}/s, writes {writes / seconds:.2f}/s; {describe(methods)}; "
+        "kopf's own Region status writes (not counted there) "
+        f"{bench.watchers['regions'].modified_between(start, end) / seconds:.2f}/s",
+    )
+    bench.add("soak: client's configured limits", "none", client_limits())
+    n, mean_s = passes(after, before)
+    records = bench.watchers["records"]
+    versions_after = {n: o["metadata"]["resourceVersion"] for n, o in records.snapshot()[0].items()}
+    churned = sum(1 for k, v in versions_after.items() if versions_before.get(k) != v)
+    bench.add(
+        "soak: passes, mean pass; records rewritten",
+        f"{n}, {mean_s:.2f} s; {churned}",
+        f"{records.modified_between(start, end)} record MODIFIED events; Region status writes "
+        f"{bench.watchers['regions'].modified_between(start, end)}",
+    )
+    if stopped:
+        raise stopped
 
 
 # ---------------------------------------------------------------- profile
@@ -1151,18 +1284,14 @@ def synthetic(count: int, figures: Figures) -> None:  # noqa: PLR0915 - one scen
     memory = Memory()
 
     def one(label: str, *, full: bool) -> Apis:
-        apis = Apis(
-            jobs=mock.MagicMock(),
-            pods=mock.MagicMock(),
-            custom=mock.MagicMock(),
-            core=mock.MagicMock(),
-        )
+        mocks: list[Any] = [mock.MagicMock() for _ in range(4)]
+        apis = Apis(jobs=mocks[0], pods=mocks[1], custom=mocks[2], core=mocks[3])
         started = time.perf_counter()
         view = collect(context, store, datetime.now(UTC))
         collected = time.perf_counter() - started
         result = reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
         took = time.perf_counter() - started
-        calls = sum(len(m.mock_calls) for m in (apis.jobs, apis.pods, apis.custom, apis.core))
+        calls = sum(len(m.mock_calls) for m in mocks)
         figures.add(
             f"synthetic {count}: {label}",
             f"{took:.2f} s",
@@ -1182,9 +1311,10 @@ def synthetic(count: int, figures: Figures) -> None:  # noqa: PLR0915 - one scen
     arrived = one("arrivals pass, 100 new Jobs", full=False)
     apply_writes(arrived)
     # The releases as the Job watch shows them next: running where they were placed.
+    arrived_jobs: Any = arrived.jobs  # a MagicMock
     placed = {
         call.args[0].name: call.kwargs["region"]
-        for call in arrived.jobs.place_and_release.call_args_list
+        for call in arrived_jobs.place_and_release.call_args_list
     }
     jobs[count:] = [
         synthetic_job(count + i, placed.get(body["metadata"]["name"]), now)
@@ -1252,6 +1382,13 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--idle-periods", type=int, default=3, help="reconcile periods (30 s)")
     parser.add_argument("--wave-timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--soak-minutes",
+        type=float,
+        default=0.0,
+        help="after the wave, this long with nothing changing: operator RSS every 10 s, its "
+        "slope, API requests per second (0: no soak)",
+    )
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".run" / "cluster-bench")
     parser.add_argument(
         "--profile",
@@ -1329,7 +1466,11 @@ def main() -> int:
             watchers=watchers,
             figures=figures,
         )
-        bench.add("operator RSS, started, no workloads", mib(operator.rss_kib()[0]))
+        bench.add(
+            "operator RSS, started, no workloads",
+            mib(operator.rss_kib()[0]),
+            with_pods(cluster),
+        )
         log(f"creating {args.workloads} Jobs in {namespace}")
         place(bench, args.workloads)
         log("waiting for the passes to settle")
@@ -1339,6 +1480,9 @@ def main() -> int:
         profile = profile_pass(bench, repeats=3) if args.profile else ""
         log("replacing kyushu's PowerSignal with a curtailment")
         report_wave(bench, wave(bench, args.wave_timeout))
+        if args.soak_minutes > 0:
+            log(f"soak: {args.soak_minutes:g} minutes with nothing changing")
+            soak(bench, args.soak_minutes)
     print()
     figures.print()
     if profile:
