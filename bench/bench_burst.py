@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,9 @@ class Times:
         )
         self._thread.start()
 
-    def _run(self, list_call: Callable[..., Any], namespace: str, done: Callable[[Any], bool]):
+    def _run(
+        self, list_call: Callable[..., Any], namespace: str, done: Callable[[Any], bool]
+    ) -> None:
         version: str | None = None
         while not self._stop.is_set():
             stream = watch.Watch()  # type: ignore[no-untyped-call]
@@ -143,6 +146,11 @@ class Times:
         self._stop.set()
 
 
+def creates(create: Callable[..., Any], namespace: str, body: Any) -> Callable[[], Any]:
+    """One create request, sent when called (the body is a plain dict, as the API takes)."""
+    return partial(create, namespace, body, _preload_content=False)
+
+
 def create_all(
     items: list[tuple[str, Callable[[], Any]]], threads: int
 ) -> tuple[float, dict[str, float]]:
@@ -170,12 +178,7 @@ def baseline(cluster: Cluster, namespace: str, args: argparse.Namespace, figures
     bound = Times(core.list_namespaced_pod, namespace, lambda p: bool(p.spec.node_name))
     names = [f"plain-{i:05d}" for i in range(args.pods)]
     items = [
-        (
-            n,
-            lambda n=n: core.create_namespaced_pod(
-                namespace, gpu_pod(n, deferrable=False), _preload_content=False
-            ),
-        )
+        (n, creates(core.create_namespaced_pod, namespace, gpu_pod(n, deferrable=False)))
         for n in names
     ]
     first, answered = create_all(items, args.threads)
@@ -264,13 +267,8 @@ def burst(cluster: Cluster, namespace: str, args: argparse.Namespace, figures: F
     jobs_released = Times(batch.list_namespaced_job, namespace, lambda j: not j.spec.suspend)
     pod_names = [f"burst-{i:05d}" for i in range(args.pods)]
     job_names = [one_gpu_job(i)["metadata"]["name"] for i in range(args.jobs)]
-    items: list[tuple[str, Callable[[], Any]]] = [
-        (
-            n,
-            lambda n=n: core.create_namespaced_pod(
-                namespace, gpu_pod(n, deferrable=True), _preload_content=False
-            ),
-        )
+    items = [
+        (n, creates(core.create_namespaced_pod, namespace, gpu_pod(n, deferrable=True)))
         for n in pod_names
     ]
     # Interleave the Jobs so both kinds arrive through the whole burst.
@@ -278,12 +276,7 @@ def burst(cluster: Cluster, namespace: str, args: argparse.Namespace, figures: F
     for i in range(args.jobs):
         items.insert(
             min(len(items), i * (step + 1)),
-            (
-                job_names[i],
-                lambda i=i: batch.create_namespaced_job(
-                    namespace, one_gpu_job(i), _preload_content=False
-                ),
-            ),
+            (job_names[i], creates(batch.create_namespaced_job, namespace, one_gpu_job(i))),
         )
     first, answered = create_all(items, args.threads)
     total = len(items)
@@ -356,7 +349,7 @@ def main() -> int:
         for ns in (namespace, plain):
             stack.enter_context(
                 cleanup(
-                    lambda ns=ns: cluster.kubectl("delete", "namespace", ns, "--wait=false"),
+                    partial(cluster.kubectl, "delete", "namespace", ns, "--wait=false"),
                     f"delete namespace {ns}",
                 )
             )

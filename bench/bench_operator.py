@@ -1349,7 +1349,7 @@ def records_merge(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def cleanup(action: Callable[[], None], what: str) -> Iterator[None]:
+def cleanup(action: Callable[[], object], what: str) -> Iterator[None]:
     try:
         yield
     finally:

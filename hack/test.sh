@@ -17,7 +17,7 @@ wattbit::log "ruff"
 "$PY/ruff" format --check .
 
 wattbit::log "mypy --strict"
-"$PY/mypy" operator/wattbit tests
+"$PY/mypy" operator/wattbit tests bench
 
 wattbit::log "import-linter"
 "$PY/lint-imports"
