@@ -117,11 +117,17 @@ def test_a_waiting_workload_gets_a_counterfactual_in_the_first_eligible_region_b
     assert booking.status.baseline.region == "hokkaido"
 
 
-def test_a_running_job_opens_a_stint_from_its_release_and_nothing_changes_after() -> None:
+def opened_in_kyushu() -> tuple[WorkloadObject, Booking]:
+    """A Job released in kyushu at T0 + 5 min, booked a minute later (its first stint)."""
     record = WorkloadPlacementStatus(candidates=candidates("tokyo"))
     running = job(released_at=T0 + timedelta(minutes=5), placed_region="kyushu", active_pods=1)
     first = booked(managed(running, record, Stage.RUNNING), T0 + timedelta(minutes=6))
     assert first is not None
+    return running, first
+
+
+def test_a_running_job_opens_a_stint_from_its_release_and_nothing_changes_after() -> None:
+    running, first = opened_in_kyushu()
     receipt = first.status.receipt
     assert receipt is not None
     assert receipt.open is not None
@@ -206,10 +212,7 @@ def test_a_finished_receipt_is_never_booked_again() -> None:
 
 
 def test_the_ledger_cache_keeps_one_copy_of_a_receipt() -> None:
-    record = WorkloadPlacementStatus(candidates=candidates("tokyo"))
-    running = job(released_at=T0 + timedelta(minutes=5), placed_region="kyushu", active_pods=1)
-    first = booked(managed(running, record, Stage.RUNNING), T0 + timedelta(minutes=6))
-    assert first is not None
+    _, first = opened_in_kyushu()
     written = first.status.receipt
     assert written is not None
     cache = LedgerCache()

@@ -133,20 +133,6 @@ class MoveTensors:
             dtype=np.float64,
         )
 
-    def take(self, rows: NDArray[np.intp]) -> MoveTensors:
-        """The tensors of the workloads at `rows` only."""
-        return MoveTensors(
-            idle_it_kwh=self.idle_it_kwh[rows],
-            redo_it_kwh=self.redo_it_kwh[rows],
-            shift_it_kwh=self.shift_it_kwh[rows],
-            network_kwh=self.network_kwh[rows],
-            fixed_jpy=self.fixed_jpy[rows],
-            write_s=self.write_s[rows],
-            transfer_s=self.transfer_s[rows],
-            restart_s=self.restart_s,
-            lost_s=self.lost_s[rows],
-        )
-
     def priced(self, grid: RegionGrid, slot: int, end_unit: FloatArray) -> FloatArray:
         """Move costs in JPY at `slot`, the redone work priced at `end_unit` (workloads x
         regions: the GPU-kWh rate of each region when each run ends)."""
