@@ -1,4 +1,13 @@
-"""Give the C heap's free pages back to the OS after a pass (glibc's `malloc_trim`).
+"""The process's heap around a reconcile pass: no cycle collection during it, and the C heap's
+free pages given back to the OS after it (glibc's `malloc_trim`).
+
+A pass parses every workload's record afresh (`wattbit.k8s.snapshots.RecordEntry`): about a
+hundred container objects each, all kept until the pass ends and then freed by their reference
+counts. Each such batch of allocations started the cycle collector, whose oldest generation
+walks every object in the process: at 10,000 workloads that was two thirds of an arrivals
+pass (2.5 s against 0.7 s without it; bench/bench_operator.py --synthetic 10000). The pass
+makes no cycles of its own; whatever the rest of the process makes meanwhile is collected
+when the pass ends.
 
 A full pass over 10,000 workloads makes hundreds of MB of short-lived objects, in the loop's
 worker threads. glibc keeps the pages they freed in its heaps for reuse, so the operator's
@@ -10,7 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -40,3 +51,15 @@ def available() -> bool:
 def trim() -> bool:
     """Return the heap's free pages to the OS; True when some were returned."""
     return _TRIM is not None and bool(_TRIM(0))
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Pause the cycle collector for the block (process-wide); as it was after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -384,7 +384,7 @@ class ClusterBuilder:
         self, obj: WorkloadObject, status: WorkloadPlacementStatus, *, uid: str | None = None
     ) -> Self:
         name = f"{obj.kind.lower()}-{obj.name}"
-        self._records[(obj.namespace, name)] = RecordEntry(
+        self._records[(obj.namespace, name)] = RecordEntry.of(
             namespace=obj.namespace, name=name, workload_uid=uid or obj.uid, status=status
         )
         return self

@@ -192,7 +192,8 @@ async def _one_pass(
             excluded_namespaces=frozenset(config.excluded_namespaces),
             hints_cache=HINTS,
         )
-        return await asyncio.to_thread(reconcile, view, apis=apis, settings=settings, full=full)
+        with heap.no_cycle_collection():
+            return await asyncio.to_thread(reconcile, view, apis=apis, settings=settings, full=full)
     except Exception:
         logger.exception("reconcile pass failed; retrying on the next")
         return None
