@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,7 @@ from wattbit.handlers.reconcile import (
     _decide,
     acts_alone,
     arrivals,
+    arrivals_due,
     needs_decision,
     reconcile,
 )
@@ -51,6 +53,7 @@ from wattbit.k8s.snapshots import (
     Stage,
     cluster_view,
     plan_input,
+    record_settled,
 )
 
 NOW = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
@@ -239,6 +242,88 @@ def test_nothing_new_means_nothing_decided_and_nothing_written() -> None:
     assert result.decided == 0
     assert record_writes(api) == []
     assert released(api) == {}
+
+
+def test_an_arrivals_pass_with_nothing_due_makes_no_call_at_all() -> None:
+    v = view(STANDING, STANDING_RECORDS)
+    assert not arrivals_due(v)
+    result, api = run(v, full=False)
+    assert (result.decided, result.writes, result.actions) == (0, 0, {})
+    for client in (api.jobs, api.pods, api.custom, api.core):
+        assert cast("mock.MagicMock", client).mock_calls == []
+
+
+@pytest.mark.parametrize(
+    ("pods", "records"),
+    [
+        pytest.param([*STANDING, pod("new")], STANDING_RECORDS, id="a workload without a record"),
+        pytest.param(
+            STANDING,
+            [*STANDING_RECORDS[:2], {**record("held"), "status": {"decision": "Hold"}}],
+            id="a record never decided",
+        ),
+        pytest.param(
+            STANDING,
+            [
+                *STANDING_RECORDS[:2],
+                {**record("held"), "spec": {"workloadRef": {"uid": uid("an older one")}}},
+            ],
+            id="the record of an older workload of the same name",
+        ),
+        pytest.param(
+            STANDING,
+            [
+                *STANDING_RECORDS[:2],
+                record("held", decision="Hold", reason="AdmittedUngated"),
+            ],
+            id="held only until adopted",
+        ),
+        pytest.param(
+            STANDING,
+            [
+                record(
+                    "running",
+                    decision="Move",
+                    reason="LowestCost",
+                    region="hokkaido",
+                    migration={"phase": "Suspended"},
+                ),
+                *STANDING_RECORDS[1:],
+            ],
+            id="a move in flight",
+        ),
+    ],
+)
+def test_an_arrivals_pass_is_due_for(
+    pods: list[dict[str, Any]], records: list[dict[str, Any]]
+) -> None:
+    assert arrivals_due(view(pods, records))
+
+
+@pytest.mark.parametrize(
+    ("status", "settled"),
+    [
+        ({}, False),
+        ({"decision": "Wait"}, False),
+        ({"decidedAt": "2026-12-02T10:00:00Z", "decision": "Wait"}, True),
+        ({"decidedAt": "2026-12-02T10:00:00Z", "migration": {"phase": "Running"}}, True),
+        ({"decidedAt": "2026-12-02T10:00:00Z", "migration": {"phase": "Abandoned"}}, True),
+        ({"decidedAt": "2026-12-02T10:00:00Z", "migration": {"phase": "Planned"}}, False),
+        ({"decidedAt": "2026-12-02T10:00:00Z", "migration": "garbage"}, False),
+        (
+            {"decidedAt": "2026-12-02T10:00:00Z", "decision": "Hold", "reason": "AdmittedUngated"},
+            False,
+        ),
+        (
+            {"decidedAt": "2026-12-02T10:00:00Z", "decision": "Hold", "reason": "InvalidHints"},
+            True,
+        ),
+    ],
+)
+def test_a_record_is_settled_when_decided_with_no_move_in_flight(
+    status: dict[str, Any], settled: bool
+) -> None:
+    assert record_settled(status) is settled
 
 
 def test_an_adopted_workload_is_decided_in_an_arrivals_pass() -> None:

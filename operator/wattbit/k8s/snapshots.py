@@ -32,6 +32,7 @@ from wattbit.api.v1alpha1.workloadplacement import WorkloadPlacementStatus
 from wattbit.core.migration import MovePhase, MoveRecord
 from wattbit.core.model import (
     SECONDS_PER_HOUR,
+    DecisionKind,
     Horizon,
     LinkSnapshot,
     Policy,
@@ -118,16 +119,21 @@ class RecordEntry:
     name: str
     workload_uid: str
     status_json: str
+    settled: bool = False
+    """Decided, not held only until adoption, and no move in flight (`record_settled`): an
+    arrivals pass has nothing to do for its workload."""
 
     @classmethod
     def of(
         cls, *, namespace: str, name: str, workload_uid: str, status: WorkloadPlacementStatus
     ) -> RecordEntry:
+        wire = status.model_dump(by_alias=True, mode="json", exclude_none=True)
         return cls(
             namespace=namespace,
             name=name,
             workload_uid=workload_uid,
-            status_json=status.model_dump_json(by_alias=True, exclude_none=True),
+            status_json=json.dumps(wire, separators=(",", ":")),
+            settled=record_settled(wire),
         )
 
     def read_status(self) -> WorkloadPlacementStatus:
@@ -187,11 +193,34 @@ def record_entry(body: Mapping[str, Any]) -> RecordEntry:
     empty (the next decision rewrites it whole)."""
     metadata = body.get("metadata") or {}
     ref = (body.get("spec") or {}).get("workloadRef") or {}
+    status = dict(body.get("status") or {})
     return RecordEntry(
         namespace=str(metadata.get("namespace")),
         name=str(metadata.get("name")),
         workload_uid=str(ref.get("uid") or ""),
-        status_json=json.dumps(dict(body.get("status") or {}), separators=(",", ":")),
+        status_json=json.dumps(status, separators=(",", ":")),
+        settled=record_settled(status),
+    )
+
+
+FINAL_PHASES = frozenset(phase.value for phase in MovePhase if phase.is_final)
+
+
+def record_settled(status: Mapping[str, Any]) -> bool:
+    """Whether a record's status (as on the wire) says its workload was decided, is not held
+    only until the loop adopts it, and has no move in flight; a status that does not read as
+    such is not settled."""
+    migration = status.get("migration") or {}
+    if not isinstance(migration, Mapping):
+        return False
+    phase = migration.get("phase")
+    return (
+        bool(status.get("decidedAt"))
+        and not (
+            status.get("decision") == DecisionKind.HOLD.value
+            and status.get("reason") == Reason.ADMITTED_UNGATED.value
+        )
+        and (phase is None or phase in FINAL_PHASES)
     )
 
 
