@@ -1298,7 +1298,8 @@ def synthetic(count: int, figures: Figures) -> None:  # noqa: PLR0915 - one scen
             f"synthetic {count}: {label}",
             f"{took:.2f} s",
             f"collect {collected:.2f} s; {'full' if full else 'arrivals'}, "
-            f"{result.decided} decided, {result.writes} record writes, "
+            f"{result.decided} decided, {result.writes} record writes "
+            f"({result.deferred} rewordings deferred), "
             f"actions {result.actions}, {calls} API calls",
         )
         return apis

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from wattbit.config import OperatorConfig
 from wattbit.core.model import DecisionKind, RegionName
 from wattbit.handlers import loop
+from wattbit.handlers import reconcile as reconcile_module
 from wattbit.handlers.context import OperatorContext
 from wattbit.handlers.reconcile import (
     Apis,
@@ -616,3 +617,22 @@ def test_stays_are_acted_on_in_parallel_moves_one_at_a_time() -> None:
     assert acts_alone(running, stay)
     move = replace(stay, kind=DecisionKind.MOVE, region=RegionName("tokyo"))
     assert not acts_alone(running, move)
+
+
+def test_a_pass_rewords_its_share_of_standing_stays_and_leaves_the_rest_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reconcile_module, "REWORDED_PER_PASS", 2)
+    running = [pod(f"run-{i}", 1, released_in="hokkaido") for i in range(5)]
+    # Recorded when a move was waiting for the budget; now each simply stays.
+    worded_before = [
+        record(f"run-{i}", decision="Stay", reason="MovesInFlightLimit", region="hokkaido")
+        for i in range(5)
+    ]
+    result, api = run(view([*running, pod("new")], worded_before), full=True)
+    calls = cast("mock.MagicMock", api.custom).patch_namespaced_custom_object_status.call_args_list
+    reworded = {c.args[4] for c in calls if "reason" in c.args[5]["status"]}  # not receipts
+    assert len(reworded - {"pod-new"}) == 2
+    assert result.deferred == 3
+    assert "new" in released(api)  # a decision that acts is never deferred
+    assert "pod-new" in record_writes(api)

@@ -138,13 +138,18 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
             wake_at = result.wake_at  # the full pass's own wake-up times still stand
         if result.actions or result.writes:
             logger.info(
-                "reconcile (%s): %d decided, %d record writes, actions %s, %d errors",
+                "reconcile (%s): %d decided, %d record writes (%d rewordings left for the "
+                "next pass), actions %s, %d errors",
                 "full" if full else "arrivals",
                 result.decided,
                 result.writes,
+                result.deferred,
                 result.actions,
                 result.errors,
             )
+        if result.deferred:
+            context.full_due = True  # rewordings left over (`REWORDED_PER_PASS`)
+            context.wake.set()
         if result.errors or result.actions:
             # Something was done or failed: look again soon rather than after a period; as a
             # full pass when a move or eviction steps on (or a full pass failed somewhere).
