@@ -1189,7 +1189,6 @@ def synthetic(count: int, figures: Figures) -> None:  # noqa: PLR0915 - one scen
 
     import kopf  # noqa: PLC0415
 
-    from wattbit import heap  # noqa: PLC0415
     from wattbit.handlers import indexes  # noqa: PLC0415 - registers kopf handlers; harmless
     from wattbit.handlers.loop import collect  # noqa: PLC0415
     from wattbit.handlers.reconcile import Apis, Memory, reconcile  # noqa: PLC0415
@@ -1290,8 +1289,7 @@ def synthetic(count: int, figures: Figures) -> None:  # noqa: PLR0915 - one scen
         started = time.perf_counter()
         view = collect(context, store, datetime.now(UTC))
         collected = time.perf_counter() - started
-        with heap.no_cycle_collection():  # as the operator's loop runs a pass
-            result = reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
+        result = reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
         took = time.perf_counter() - started
         calls = sum(len(m.mock_calls) for m in mocks)
         figures.add(

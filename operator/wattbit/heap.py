@@ -9,7 +9,7 @@ pass (2.5 s against 0.7 s without it; bench/bench_operator.py --synthetic 10000)
 makes no cycles of its own; whatever the rest of the process makes meanwhile is collected
 when the pass ends.
 
-A full pass over 10,000 workloads makes hundreds of MB of short-lived objects, in the loop's
+A pass over 10,000 workloads makes hundreds of MB of short-lived objects, in the loop's
 worker threads. glibc keeps the pages they freed in its heaps for reuse, so the operator's
 RSS stayed at the peak of its busiest pass. `malloc_trim(0)` returns the free ones. Where the C
 library is not glibc (musl, macOS) there is nothing to call and `trim` does nothing.

@@ -249,6 +249,7 @@ def test_an_arrivals_pass_with_nothing_due_makes_no_call_at_all() -> None:
     v = view(STANDING, STANDING_RECORDS)
     assert not arrivals_due(v)
     result, api = run(v, full=False)
+    assert result.skipped
     assert (result.decided, result.writes, result.actions) == (0, 0, {})
     for client in (api.jobs, api.pods, api.custom, api.core):
         assert cast("mock.MagicMock", client).mock_calls == []

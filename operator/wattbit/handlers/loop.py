@@ -186,6 +186,7 @@ async def _one_pass(
     """One reconcile pass in a worker thread; None when it failed (logged)."""
     config = context.config
     started = time.perf_counter()
+    result: PassResult | None = None
     try:
         view = collect(context, indexes, datetime.now(UTC))
         settings = SnapshotSettings(
@@ -197,16 +198,15 @@ async def _one_pass(
             excluded_namespaces=frozenset(config.excluded_namespaces),
             hints_cache=HINTS,
         )
-        with heap.no_cycle_collection():
-            return await asyncio.to_thread(reconcile, view, apis=apis, settings=settings, full=full)
+        result = await asyncio.to_thread(reconcile, view, apis=apis, settings=settings, full=full)
     except Exception:
         logger.exception("reconcile pass failed; retrying on the next")
-        return None
     finally:
         metrics.reconcile_seconds.observe(time.perf_counter() - started)
-        if full:
-            # A full pass's garbage would otherwise keep the RSS at its peak (`wattbit.heap`).
+        if result is None or not result.skipped:
+            # A pass's garbage would otherwise keep the RSS at its peak (`wattbit.heap`).
             await asyncio.to_thread(heap.trim)
+    return result
 
 
 def _values(index: Any, key: Any = ALL) -> list[Any]:

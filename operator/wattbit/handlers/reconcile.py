@@ -28,7 +28,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from wattbit import metrics
+from wattbit import heap, metrics
 from wattbit.api.conditions import Condition, ConditionStatus, set_condition
 from wattbit.api.v1alpha1.apnlink import MAX_RECENT_MOVES, APNLinkStatus, LinkMove
 from wattbit.api.v1alpha1.workloadplacement import (
@@ -219,6 +219,8 @@ class PassResult:
     """A full pass (every workload decided, moves considered); False: an arrivals pass."""
     decided: int = 0
     """Workloads the planner decided in this pass."""
+    skipped: bool = False
+    """An arrivals pass with nothing due (`arrivals_due`): it read no record."""
     deferred: int = 0
     """Rewordings left for the next pass (`REWORDED_PER_PASS`): the loop runs it at once."""
     reworded: int = 0
@@ -284,8 +286,22 @@ def reconcile(
     and acted on, against the standing plan, and moves in flight are stepped; running work
     is not re-planned and nothing else is rewritten. The loop runs a full pass on any change
     but arrivals, and on its period."""
+    # Every record is parsed afresh and kept to the pass's end (`wattbit.heap`).
+    with heap.no_cycle_collection():
+        return _reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
+
+
+def _reconcile(
+    view: ClusterView,
+    *,
+    apis: Apis,
+    settings: SnapshotSettings,
+    memory: Memory,
+    full: bool,
+) -> PassResult:
     result = PassResult(full=full)
     if not full and not memory.recent and not arrivals_due(view):
+        result.skipped = True
         return result  # (decisions made here and not yet shown are caught up by a pass)
     _activate_checks(view, apis)
     plan, in_flight = _catch_up(plan_input(view, settings), memory, view.now)
