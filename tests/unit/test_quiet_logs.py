@@ -51,6 +51,14 @@ def test_a_region_line_changes_with_its_values_not_with_each_observation() -> No
     assert region_summary(status("2026-12-02T10:00:05Z", carbon=90.0)) != first
     assert region_summary(status("2026-12-02T10:00:05Z", ready="False")) != first
     assert first == (
-        "120.0 gCO2/kWh, 9.5 JPY/kWh, 8/16 GPUs free, SignalsFresh=True (SignalsFresh), "
+        "120 gCO2/kWh, 9.5 JPY/kWh, 8/16 GPUs free, SignalsFresh=True (SignalsFresh), "
         "Ready=True (Ready)"
     )
+
+
+def test_a_region_line_is_the_same_for_the_status_written_and_the_one_read_back() -> None:
+    # The refresh compares the status it writes (450.0) with the one the watch brought back,
+    # where the API server prints the same number as 450: that logged a line every 5 s.
+    written = status("2026-12-02T10:00:00Z", carbon=450.0)
+    read_back = status("2026-12-02T10:00:05Z", carbon=450)
+    assert region_summary(read_back) == region_summary(written)

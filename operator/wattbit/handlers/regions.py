@@ -139,14 +139,19 @@ def region_summary(status: dict[str, Any]) -> str:
     gpus = status.get("gpus") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     parts = [
-        f"{signals.get('carbonGramsPerKwh')} gCO2/kWh",
-        f"{signals.get('priceJpyPerKwh')} JPY/kWh",
+        f"{_number(signals.get('carbonGramsPerKwh'))} gCO2/kWh",
+        f"{_number(signals.get('priceJpyPerKwh'))} JPY/kWh",
         f"{gpus.get('free')}/{gpus.get('total')} GPUs free",
     ]
     for kind in ("SignalsFresh", "Ready"):
         condition = conditions.get(kind) or {}
         parts.append(f"{kind}={condition.get('status')} ({condition.get('reason')})")
     return ", ".join(parts)
+
+
+def _number(value: Any) -> str:
+    """A value as written and as read back alike: the API server returns 450.0 as 450."""
+    return f"{float(value):g}" if isinstance(value, int | float) else str(value)
 
 
 _WARNED_READY_REASONS = frozenset({Reason.OVERLAPPING_NODES.value, Reason.NO_NODES.value})
