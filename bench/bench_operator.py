@@ -560,6 +560,19 @@ def requests_by_method(after: dict[str, float], before: dict[str, float]) -> dic
     return out
 
 
+def wakeups(after: dict[str, float], before: dict[str, float]) -> str:
+    """What asked for passes between two scrapes (`wattbit_loop_wakeups_total`), busiest first,
+    and how many arrivals passes found nothing due."""
+    counts = {
+        key.split("{", 1)[1].rstrip("}").replace('"', ""): int(value)
+        for key, value in delta(after, before, "wattbit_loop_wakeups_total{").items()
+    }
+    skipped = delta(after, before, "wattbit_reconcile_passes_skipped_total")
+    busiest = sorted(counts.items(), key=lambda item: -item[1])
+    listed = ", ".join(f"{labels} {count}" for labels, count in busiest) or "none"
+    return f"{listed}; arrivals passes with nothing due {int(sum(skipped.values()))}"
+
+
 def passes(after: dict[str, float], before: dict[str, float]) -> tuple[int, float]:
     """(passes, mean seconds) between two scrapes."""
     count = after.get("wattbit_reconcile_duration_seconds_count{}", 0.0) - before.get(
@@ -726,6 +739,7 @@ def place(bench: Bench, count: int) -> None:
         f"mean decide {mean_decide(after, before):.3f} s; requests "
         + describe(requests_by_method(after, before)),
     )
+    bench.add("placement: wake-ups by source, kind", "", wakeups(after, before))
 
 
 def describe(methods: dict[str, int]) -> str:
@@ -782,6 +796,7 @@ def idle(bench: Bench, seconds: float) -> None:
         f"{n}, {mean_s:.2f} s",
         f"{seconds:.0f} s window; mean decide {mean_decide(after, before):.3f} s",
     )
+    bench.add("idle: wake-ups by source, kind", "", wakeups(after, before))
     bench.add(
         "idle: operator API reads per pass (GET/LIST)", f"{reads / per:.1f}", f"total {reads}"
     )

@@ -71,6 +71,20 @@ reconcile_seconds = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
+loop_wakeups = Counter(
+    "loop_wakeups_total",
+    "Requests for a reconcile pass, by the event that asked (several within the debounce make "
+    "one pass) and the kind of pass asked for (full, arrivals).",
+    ["source", "kind"],
+    namespace=NAMESPACE,
+)
+
+passes_skipped = Counter(
+    "reconcile_passes_skipped_total",
+    "Arrivals passes that found nothing due (every workload settled) and read no record.",
+    namespace=NAMESPACE,
+)
+
 decide_seconds = Histogram(
     "decide_duration_seconds",
     "Time the decision core takes for all workloads of one reconcile pass.",

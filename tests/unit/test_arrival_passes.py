@@ -28,6 +28,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from wattbit.config import OperatorConfig
 from wattbit.core.model import DecisionKind, RegionName
@@ -555,6 +556,20 @@ def test_arrivals_ask_for_an_arrivals_pass_other_changes_for_a_full_one() -> Non
     assert poked(loop.wake_on_apn_link)
     assert poked(loop.wake_on_power_signal)
     assert poked(loop.wake_on_node, type="ADDED")
+
+
+def test_each_wake_up_is_counted_by_its_source_and_the_pass_it_asks_for() -> None:
+    def count(source: str, kind: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "wattbit_loop_wakeups_total", {"source": source, "kind": kind}
+        )
+        return value or 0.0
+
+    pods_before, records_before = count("pod", "arrivals"), count("record", "full")
+    poked(loop.wake_on_pod, body=pod("x"), type="ADDED")
+    poked(loop.wake_on_record, type="DELETED")
+    assert count("pod", "arrivals") == pods_before + 1
+    assert count("record", "full") == records_before + 1
 
 
 def test_the_loop_runs_full_passes_first_on_changes_and_on_its_period(

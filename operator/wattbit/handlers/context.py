@@ -63,14 +63,16 @@ class OperatorContext:
     pass_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held through each reconcile pass, so that giving up the Lease waits for the pass."""
 
-    def request_reconcile(self) -> None:
-        """Ask for a full reconcile pass soon; safe from any thread."""
+    def request_reconcile(self, source: str) -> None:
+        """Ask for a full reconcile pass soon; safe from any thread. `source` names the asker
+        for `wattbit_loop_wakeups_total`."""
         loop, wake = self.event_loop, self.wake
         if loop is None or wake is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._wake_full)
+        loop.call_soon_threadsafe(self._wake_full, source)
 
-    def _wake_full(self) -> None:
+    def _wake_full(self, source: str) -> None:
+        metrics.loop_wakeups.labels(source=source, kind="full").inc()
         self.full_due = True
         if self.wake is not None:
             self.wake.set()

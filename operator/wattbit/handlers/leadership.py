@@ -92,7 +92,7 @@ async def elect(context: OperatorContext) -> None:
             context.leading = leading
             logger.info("%s %s", me, "leads: acting on workloads" if leading else "stands by")
             if leading:
-                context.request_reconcile()
+                context.request_reconcile("leadership")
         await asyncio.sleep(RETRY_PERIOD_S)
 
 

@@ -114,6 +114,7 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
             await asyncio.wait_for(context.wake.wait(), timeout=timeout)
         except TimeoutError:
             context.full_due = True  # the period, or a time a step asked to be looked at
+            metrics.loop_wakeups.labels(source="timer", kind="full").inc()
         full = pass_is_full(context, last_full, time.monotonic())
         await asyncio.sleep(
             config.reconcile_debounce_seconds if full else config.reconcile_arrival_debounce_seconds
@@ -136,27 +137,39 @@ async def run(context: OperatorContext, indexes: dict[str, Any]) -> None:
             wake_at = result.wake_at
         elif result.wake_at is not None and (wake_at is None or result.wake_at < wake_at):
             wake_at = result.wake_at  # the full pass's own wake-up times still stand
-        if result.actions or result.writes:
-            logger.info(
-                "reconcile (%s): %d decided, %d record writes (%d rewordings left for the "
-                "next pass), actions %s, %d errors",
-                "full" if full else "arrivals",
-                result.decided,
-                result.writes,
-                result.deferred,
-                result.actions,
-                result.errors,
-            )
-        if result.deferred:
-            context.full_due = True  # rewordings left over (`REWORDED_PER_PASS`)
-            context.wake.set()
-        if result.errors or result.actions:
-            # Something was done or failed: look again soon rather than after a period; as a
-            # full pass when a move or eviction steps on (or a full pass failed somewhere).
-            # Releases and holds need no full pass: their watch events bring an arrivals one.
-            if steps_on(result.actions) or (full and result.errors):
-                context.full_due = True
-            context.wake.set()
+        _after_pass(context, result, full=full)
+
+
+def _after_pass(context: OperatorContext, result: PassResult, *, full: bool) -> None:
+    """Log what a pass did, and ask for the next one at once when it left work behind."""
+    assert context.wake is not None  # noqa: S101 - an invariant, not input checking
+    if result.actions or result.writes:
+        logger.info(
+            "reconcile (%s): %d decided, %d record writes (%d rewordings left for the "
+            "next pass), actions %s, %d errors",
+            "full" if full else "arrivals",
+            result.decided,
+            result.writes,
+            result.deferred,
+            result.actions,
+            result.errors,
+        )
+    if result.skipped:
+        metrics.passes_skipped.inc()
+    if result.deferred:
+        context.full_due = True  # rewordings left over (`REWORDED_PER_PASS`)
+        metrics.loop_wakeups.labels(source="rewordings-left", kind="full").inc()
+        context.wake.set()
+    if result.errors or result.actions:
+        # Something was done or failed: look again soon rather than after a period; as a
+        # full pass when a move or eviction steps on (or a full pass failed somewhere).
+        # Releases and holds need no full pass: their watch events bring an arrivals one.
+        again = steps_on(result.actions) or (full and result.errors)
+        if again:
+            context.full_due = True
+        source = "pass-errors" if result.errors else "pass-actions"
+        metrics.loop_wakeups.labels(source=source, kind="full" if again else "arrivals").inc()
+        context.wake.set()
 
 
 ARRIVAL_ACTIONS = ("release", "hold-ungated")
@@ -285,12 +298,14 @@ class QuietWakeUps(logging.Filter):
 # releases the loop. Each one only asks for a pass; the pass reads everything itself.
 
 
-def _poke(memo: Any, *, full: bool = True) -> None:
+def _poke(memo: Any, source: str, *, full: bool = True) -> None:
     """Ask for a pass: a full one, or (`full=False`, new or released workloads) one that
-    decides only the workloads never decided, unless something else asked for a full one."""
+    decides only the workloads never decided, unless something else asked for a full one.
+    `source` names the event for `wattbit_loop_wakeups_total`."""
     context: OperatorContext | None = memo.get("wattbit")
     if context is None or context.wake is None or context.indexed is None:
         return
+    metrics.loop_wakeups.labels(source=source, kind="full" if full else "arrivals").inc()
     context.indexed.set()
     if full:
         context.full_due = True
@@ -320,7 +335,7 @@ def frees_capacity(body: Mapping[str, Any], type_: str | None) -> bool:
 
 @kopf.on.event("batch", "v1", "jobs", id="wake-on-job", labels={names.LABEL_DEFERRABLE: "true"})
 async def wake_on_job(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
-    _poke(memo, full=frees_capacity(body, type))
+    _poke(memo, "job", full=frees_capacity(body, type))
 
 
 @kopf.on.event(
@@ -331,7 +346,7 @@ async def wake_on_job(*, memo: Any, body: kopf.Body, type: str | None, **_: Any)
     labels={names.LABEL_DEFERRABLE: "true"},
 )
 async def wake_on_jobset(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
-    _poke(memo, full=frees_capacity(body, type))
+    _poke(memo, "jobset", full=frees_capacity(body, type))
 
 
 @kopf.on.event(
@@ -342,21 +357,21 @@ async def wake_on_jobset(*, memo: Any, body: kopf.Body, type: str | None, **_: A
     labels={names.LABEL_DEFERRABLE: "true"},
 )
 async def wake_on_trainjob(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
-    _poke(memo, full=frees_capacity(body, type))
+    _poke(memo, "trainjob", full=frees_capacity(body, type))
 
 
 @kopf.on.event("kueue.x-k8s.io", "v1beta2", "workloads", id="wake-on-kueue-workload")
 async def wake_on_kueue_workload(*, memo: Any, body: kopf.Body, **_: Any) -> None:
     # Only Workloads with a check of wattbit's kind: quota reserved, admitted, evicted.
     if (body.get("status") or {}).get("admissionChecks"):
-        _poke(memo)
+        _poke(memo, "kueue-workload")
 
 
 @kopf.on.event("", "v1", "pods", id="wake-on-pod")
 async def wake_on_pod(*, memo: Any, body: kopf.Body, type: str | None, **_: Any) -> None:
     # Every pod: a finished or deleted GPU pod frees capacity for the next decision.
     if body.get("spec", {}).get("containers") is not None:
-        _poke(memo, full=frees_capacity(body, type))
+        _poke(memo, "pod", full=frees_capacity(body, type))
 
 
 @kopf.on.event("", "v1", "nodes", id="wake-on-node")
@@ -366,7 +381,7 @@ async def wake_on_node(*, memo: Any, type: str | None, **_: Any) -> None:
     if (
         context is not None and context.indexed is not None and not context.indexed.is_set()
     ) or type in ("ADDED", "DELETED", None):
-        _poke(memo)
+        _poke(memo, "node")
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "regions", id="wake-on-region")
@@ -385,9 +400,9 @@ async def wake_on_region(
     if context is None or type == "DELETED" or context.region_gists.get(str(name)) != gist:
         if context is not None:
             context.region_gists[str(name)] = gist
-        _poke(memo)
+        _poke(memo, "region")
     elif context.indexed is not None and not context.indexed.is_set():
-        _poke(memo)
+        _poke(memo, "region")
 
 
 def region_gist(body: Mapping[str, Any]) -> str:
@@ -403,17 +418,17 @@ def region_gist(body: Mapping[str, Any]) -> str:
 
 @kopf.on.event("wattbit.io", "v1alpha1", "powersignals", id="wake-on-powersignal")
 async def wake_on_power_signal(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+    _poke(memo, "powersignal")
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "apnlinks", id="wake-on-apnlink")
 async def wake_on_apn_link(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+    _poke(memo, "apnlink")
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "placementpolicies", id="wake-on-policy")
 async def wake_on_policy(*, memo: Any, **_: Any) -> None:
-    _poke(memo)
+    _poke(memo, "policy")
 
 
 @kopf.on.event("wattbit.io", "v1alpha1", "workloadplacements", id="wake-on-record")
@@ -421,4 +436,4 @@ async def wake_on_record(*, memo: Any, type: str | None, **_: Any) -> None:
     # Our own writes come back here; a pass over an unchanged cluster writes nothing, so
     # this settles. Deletions matter most: a deleted record is recreated at once (in a
     # full pass: the record's own decision is rewritten whole).
-    _poke(memo, full=type in ("DELETED", None))
+    _poke(memo, "record", full=type in ("DELETED", None))
