@@ -165,8 +165,8 @@ def test_records_policies_and_links_are_keyed_as_the_indexes_key_them() -> None:
     got = view(records=[record, broken], policies=[policy], links=[link])
     entry = got.records[(NS, "job-train")]
     assert entry.workload_uid == JOB_UID
-    assert entry.read_status().region == "kyushu"
-    assert got.records[(NS, "job-x")].read_status().decision is None
+    assert entry.status.region == "kyushu"
+    assert got.records[(NS, "job-x")].status.decision is None
     assert got.policies[(NS, "default")] == {"mode": "DryRun"}
     assert got.links["a-b"] == {"spec": {"fromRegion": "a"}, "status": {"moves": 1}}
 

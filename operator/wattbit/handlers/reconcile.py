@@ -286,7 +286,7 @@ def reconcile(
     and acted on, against the standing plan, and moves in flight are stepped; running work
     is not re-planned and nothing else is rewritten. The loop runs a full pass on any change
     but arrivals, and on its period."""
-    # Every record is parsed afresh and kept to the pass's end (`wattbit.heap`).
+    # A pass makes many objects and no cycles (`wattbit.heap`).
     with heap.no_cycle_collection():
         return _reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
 

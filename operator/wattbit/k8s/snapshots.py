@@ -10,7 +10,6 @@ slot, counting every running or moving workload and every other GPU pod), `LinkS
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -110,15 +109,12 @@ class RegionEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordEntry:
-    """A WorkloadPlacement as the index holds it: its status as compact JSON, parsed when a
-    pass reads it. Parsed, a status with a receipt takes ~20 KiB against its 4 KiB of JSON;
-    held for every workload that was most of the operator's memory, while parsing one takes
-    ~16 us (bench/bench_operator.py)."""
+    """A WorkloadPlacement as the index holds it."""
 
     namespace: str
     name: str
     workload_uid: str
-    status_json: str
+    status: WorkloadPlacementStatus
     settled: bool = False
     """Decided, not held only until adoption, and no move in flight (`record_settled`): an
     arrivals pass has nothing to do for its workload."""
@@ -132,17 +128,9 @@ class RecordEntry:
             namespace=namespace,
             name=name,
             workload_uid=workload_uid,
-            status_json=json.dumps(wire, separators=(",", ":")),
+            status=status,
             settled=record_settled(wire),
         )
-
-    def read_status(self) -> WorkloadPlacementStatus:
-        """The status; one that does not parse reads as empty (the next decision rewrites it
-        whole)."""
-        try:
-            return WorkloadPlacementStatus.model_validate_json(self.status_json)
-        except ValidationError:
-            return WorkloadPlacementStatus()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,14 +180,18 @@ def record_entry(body: Mapping[str, Any]) -> RecordEntry:
     """A WorkloadPlacement body as the loop reads it; a status that does not parse reads as
     empty (the next decision rewrites it whole)."""
     metadata = body.get("metadata") or {}
+    raw = dict(body.get("status") or {})
+    try:
+        status = WorkloadPlacementStatus.model_validate(raw)
+    except ValidationError:
+        status, raw = WorkloadPlacementStatus(), {}
     ref = (body.get("spec") or {}).get("workloadRef") or {}
-    status = dict(body.get("status") or {})
     return RecordEntry(
         namespace=str(metadata.get("namespace")),
         name=str(metadata.get("name")),
         workload_uid=str(ref.get("uid") or ""),
-        status_json=json.dumps(status, separators=(",", ":")),
-        settled=record_settled(status),
+        status=status,
+        settled=record_settled(raw),
     )
 
 
@@ -462,7 +454,7 @@ def classify(  # noqa: PLR0911 - one return per stage, in the order they are tes
     hints_cache: HintsCache | None = None,
 ) -> Managed:
     """Place one workload in its stage, with its hints, policy and (for the planner) snapshot."""
-    status = record.read_status() if record and record.workload_uid == obj.uid else None
+    status = record.status if record and record.workload_uid == obj.uid else None
     base = Managed(
         obj=obj,
         record_name=record_name(obj),
