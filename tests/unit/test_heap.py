@@ -1,5 +1,4 @@
-"""The heap around a pass (wattbit.heap): the cycle collector paused during it, the C heap's
-free pages returned after it.
+"""Returning the C heap's free pages after a pass (wattbit.heap).
 
 Matrix: on glibc (this machine, the image's Debian base) the trim is available; memory freed
 in the middle of the heap, which glibc keeps by itself, goes back to the OS.
@@ -7,7 +6,6 @@ in the middle of the heap, which glibc keeps by itself, goes back to the OS.
 
 from __future__ import annotations
 
-import gc
 import platform
 from pathlib import Path
 
@@ -33,23 +31,3 @@ def test_freed_pages_in_the_middle_of_the_heap_go_back_to_the_os() -> None:
     assert heap.trim()
     assert rss_mib() < before - 40
     assert len(kept) == 200
-
-
-def test_no_cycle_collection_pauses_the_collector_and_restores_it() -> None:
-    assert gc.isenabled()
-    with heap.no_cycle_collection():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), heap.no_cycle_collection():
-        raise RuntimeError("a failed pass")
-    assert gc.isenabled()
-
-
-def test_no_cycle_collection_leaves_a_paused_collector_paused() -> None:
-    gc.disable()
-    try:
-        with heap.no_cycle_collection():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

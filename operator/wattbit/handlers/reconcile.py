@@ -28,7 +28,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from wattbit import heap, metrics
+from wattbit import metrics
 from wattbit.api.conditions import Condition, ConditionStatus, set_condition
 from wattbit.api.v1alpha1.apnlink import MAX_RECENT_MOVES, APNLinkStatus, LinkMove
 from wattbit.api.v1alpha1.workloadplacement import (
@@ -286,19 +286,6 @@ def reconcile(
     and acted on, against the standing plan, and moves in flight are stepped; running work
     is not re-planned and nothing else is rewritten. The loop runs a full pass on any change
     but arrivals, and on its period."""
-    # A pass makes many objects and no cycles (`wattbit.heap`).
-    with heap.no_cycle_collection():
-        return _reconcile(view, apis=apis, settings=settings, memory=memory, full=full)
-
-
-def _reconcile(
-    view: ClusterView,
-    *,
-    apis: Apis,
-    settings: SnapshotSettings,
-    memory: Memory,
-    full: bool,
-) -> PassResult:
     result = PassResult(full=full)
     if not full and not memory.recent and not arrivals_due(view):
         result.skipped = True
