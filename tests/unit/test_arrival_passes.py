@@ -614,6 +614,38 @@ def test_the_loop_runs_full_passes_first_on_changes_and_on_its_period(
     assert True in kinds[4:]  # the period
 
 
+def test_a_pass_that_left_rewordings_is_followed_at_once_by_a_full_one(
+    monkeypatch: Any,
+) -> None:
+    kinds: list[bool] = []
+
+    async def one_pass(*_: Any, full: bool = True) -> PassResult:
+        kinds.append(full)
+        return PassResult(full=full, deferred=300 if len(kinds) <= 2 else 0)
+
+    monkeypatch.setattr(loop, "_one_pass", one_pass)
+    monkeypatch.setattr(loop, "Apis", lambda **_: None)
+
+    async def go() -> None:
+        ctx = context(
+            reconcile_period_seconds=60.0,
+            reconcile_debounce_seconds=0.01,
+            reconcile_arrival_debounce_seconds=0.0,
+        )
+        ctx.wake, ctx.indexed = asyncio.Event(), asyncio.Event()
+        ctx.full_due, ctx.leading, ctx.pass_lock = True, True, asyncio.Lock()
+        for name in ("jobs", "pods", "jobsets", "trainjobs", "custom", "core"):
+            setattr(ctx, name, None)
+        task = asyncio.create_task(loop.run(ctx, {}))
+        ctx.indexed.set()
+        ctx.wake.set()
+        await asyncio.sleep(0.5)  # far less than the 60 s period
+        task.cancel()
+
+    asyncio.run(go())
+    assert kinds == [True, True, True]  # two passes left rewordings; the third did not
+
+
 def test_only_moves_and_evictions_ask_for_a_full_pass_after_them() -> None:
     assert not loop.steps_on({"release": 40, "release-unplaced": 1, "hold-ungated": 2})
     assert not loop.steps_on({"release-dry-run": 3})
