@@ -572,6 +572,20 @@ def test_each_wake_up_is_counted_by_its_source_and_the_pass_it_asks_for() -> Non
     assert count("record", "full") == records_before + 1
 
 
+def looping_context(*, period_s: float) -> OperatorContext:
+    """A context for `loop.run` with `_one_pass` replaced: inside a running event loop."""
+    ctx = context(
+        reconcile_period_seconds=period_s,
+        reconcile_debounce_seconds=0.01,
+        reconcile_arrival_debounce_seconds=0.0,
+    )
+    ctx.wake, ctx.indexed = asyncio.Event(), asyncio.Event()
+    ctx.full_due, ctx.leading, ctx.pass_lock = True, True, asyncio.Lock()
+    for name in ("jobs", "pods", "jobsets", "trainjobs", "custom", "core"):
+        setattr(ctx, name, None)
+    return ctx
+
+
 def test_the_loop_runs_full_passes_first_on_changes_and_on_its_period(
     monkeypatch: Any,
 ) -> None:
@@ -585,15 +599,7 @@ def test_the_loop_runs_full_passes_first_on_changes_and_on_its_period(
     monkeypatch.setattr(loop, "Apis", lambda **_: None)
 
     async def go() -> None:
-        ctx = context(
-            reconcile_period_seconds=0.6,
-            reconcile_debounce_seconds=0.01,
-            reconcile_arrival_debounce_seconds=0.0,
-        )
-        ctx.wake, ctx.indexed = asyncio.Event(), asyncio.Event()
-        ctx.full_due, ctx.leading, ctx.pass_lock = True, True, asyncio.Lock()
-        for name in ("jobs", "pods", "jobsets", "trainjobs", "custom", "core"):
-            setattr(ctx, name, None)
+        ctx = looping_context(period_s=0.6)
         memo = {"wattbit": ctx}
         on_pod: Any = loop.wake_on_pod
         on_policy: Any = loop.wake_on_policy
@@ -627,18 +633,10 @@ def test_a_pass_that_left_rewordings_is_followed_at_once_by_a_full_one(
     monkeypatch.setattr(loop, "Apis", lambda **_: None)
 
     async def go() -> None:
-        ctx = context(
-            reconcile_period_seconds=60.0,
-            reconcile_debounce_seconds=0.01,
-            reconcile_arrival_debounce_seconds=0.0,
-        )
-        ctx.wake, ctx.indexed = asyncio.Event(), asyncio.Event()
-        ctx.full_due, ctx.leading, ctx.pass_lock = True, True, asyncio.Lock()
-        for name in ("jobs", "pods", "jobsets", "trainjobs", "custom", "core"):
-            setattr(ctx, name, None)
+        ctx = looping_context(period_s=60.0)
         task = asyncio.create_task(loop.run(ctx, {}))
-        ctx.indexed.set()
-        ctx.wake.set()
+        on_policy: Any = loop.wake_on_policy
+        await on_policy(memo={"wattbit": ctx})  # sets the indexed flag and asks for a pass
         await asyncio.sleep(0.5)  # far less than the 60 s period
         task.cancel()
 
