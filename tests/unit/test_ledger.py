@@ -233,3 +233,12 @@ def test_a_stored_receipt_rebuilds_to_its_own_totals() -> None:
 def test_stored_rates_are_rounded_once() -> None:
     signals = sig(123.456789, 9.87654321, T0)
     assert as_stored(as_stored(signals)) == as_stored(signals)
+
+
+def test_receipts_read_back_share_one_copy_of_their_method_and_assumptions() -> None:
+    stored = ReceiptStatus.from_ledger(thirty_days(), carbon_price_jpy_per_tonne=10_000.0)
+    wire = json.dumps(stored.model_dump(by_alias=True, mode="json"))
+    first, second = (ReceiptStatus.model_validate_json(wire) for _ in range(2))
+    assert first.assumptions == stored.assumptions
+    assert first.method is second.method
+    assert all(a is b for a, b in zip(first.assumptions, second.assumptions, strict=True))

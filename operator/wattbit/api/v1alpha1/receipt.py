@@ -10,11 +10,12 @@ Data definitions and conversions only: no API calls.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Final
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from wattbit.api.schema import MicroTimestamp as Timestamp
 from wattbit.api.v1alpha1.common import RegionName, WattbitModel
@@ -59,6 +60,9 @@ MAX_MOVES: Final = 1_000
 
 Source = Annotated[str, Field(max_length=512)]
 Text = Annotated[str, Field(max_length=4096)]
+SharedText = Annotated[str, Field(max_length=4096), AfterValidator(sys.intern)]
+"""Text that every receipt repeats (the method, the assumptions): one copy in memory, not one
+per record held in the operator's index (~1.7 KiB a record)."""
 Pieces = Annotated[list[float], Field(max_length=MAX_PIECES)]
 
 
@@ -297,9 +301,9 @@ class ReceiptStatus(WattbitModel):
     unshifted. Recompute it from `intervals`, `moves` and `counterfactual` alone
     (`docs/receipts.md`)."""
 
-    method: Text
+    method: SharedText
     """The carbon accounting method, e.g. location-based, average intensity."""
-    assumptions: Annotated[list[Text], Field(max_length=32)] = Field(default_factory=list)
+    assumptions: Annotated[list[SharedText], Field(max_length=32)] = Field(default_factory=list)
     carbon_price_jpy_per_tonne: float
     arrival: Timestamp
     """When the workload was submitted: the counterfactual starts here."""
