@@ -288,8 +288,9 @@ def reconcile(
     but arrivals, and on its period."""
     result = PassResult(full=full)
     if not full and not memory.recent and not arrivals_due(view):
+        # (`memory.recent`: decisions made here and not yet shown; a pass catches them up.)
         result.skipped = True
-        return result  # (decisions made here and not yet shown are caught up by a pass)
+        return result
     _activate_checks(view, apis)
     plan, in_flight = _catch_up(plan_input(view, settings), memory, view.now)
     acting: Sequence[Managed]
@@ -366,9 +367,10 @@ def acts_alone(managed: Managed, decision: Decision | None) -> bool:
 def arrivals_due(view: ClusterView) -> bool:
     """Whether an arrivals pass may have anything to do: a workload without a settled record
     of its own (`RecordEntry.settled`: never decided, held only until adopted, or moving), or
-    a Kueue AdmissionCheck of wattbit's to mark Active. Read from the records' summaries
-    without parsing one: every pod and record event wakes the loop (hundreds a minute while
-    work is placed or moved), and an arrivals pass parses every record (0.7 s at 10,000)."""
+    a Kueue AdmissionCheck of wattbit's to mark Active. Read from the records' summaries,
+    classifying nothing: every pod, Job and record event asks for an arrivals pass (a dozen a
+    second while kube-controller-manager works through 3,000 suspended Jobs), and an arrivals
+    pass classifies every workload (0.2 s at 3,000)."""
     if view.kueue_inactive_checks:
         return True
     for obj in view.workloads:
